@@ -1,0 +1,334 @@
+"""Loading and validating the scenario catalog: one TOML file per scenario, grouped in folders.
+
+The folder a file sits in is its group (``certificate/self-signed.toml``),
+and the file name is its slug. Every error names the file, the dotted key and
+the bad value, and lists what would be accepted. A catalog with bad files
+still loads the good ones; ``Catalog.errors`` lists the bad ones.
+
+File layout::
+
+    title = "..."              # one line
+    summary = "..."            # one or two sentences
+    direction = "receiving"    # or "sending"
+    requires = ["tls1.0"]      # optional: capabilities of the local OpenSSL
+
+    [broken]                   # the broken set-up, complete
+    certificate = { issuer = "self" }
+    expect = { class = "certificate-not-trusted", reason = "self-signed", verify_code = 18 }
+
+    [fixed]                    # only what the fix changes; expect is always given
+    certificate = { issuer = "public" }
+    expect = { class = "delivered" }
+
+    [lesson]
+    symptoms = "..."  cause = "..."  fix = "..."  outlook = "..."  postfix = "..."
+    sources = ["..."]
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+from .client import PROFILES
+from .dns import RecordTemplate
+from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
+from .outcome import FailureClass, Stage
+from .pki import CertificateSpec, Chain, Issuer, KeyKind
+from .scenario import Direction, Expectation, Lesson, Scenario, Variant
+from .smtpserver import StartTLS
+from .tls import TLSSettings, Version
+
+E = TypeVar("E", bound=enum.Enum)
+
+TOP_KEYS = {"title", "summary", "direction", "requires", "broken", "fixed", "lesson"}
+VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect"}
+CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
+                    "not_after_days", "chain", "revoked", "key"}
+TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level"}
+EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage"}
+LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
+REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6"}
+
+
+def default_root() -> Path:
+    """Return the catalog folder: inside the installed package, else the repository's scenarios/."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "scenarios", package.parent / "scenarios"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigurationError(f"no scenario catalog found next to {package}; reinstall smtp-tls-harness")
+
+
+@dataclass
+class Catalog:
+    """The loaded scenarios, in group and slug order, and the files that failed to load."""
+
+    scenarios: list[Scenario] = field(default_factory=list)
+    errors: list[ScenarioError] = field(default_factory=list)
+
+    @property
+    def slugs(self) -> list[str]:
+        return [scenario.slug for scenario in self.scenarios]
+
+    def get(self, slug: str) -> Scenario:
+        for scenario in self.scenarios:
+            if scenario.slug == slug:
+                return scenario
+        raise UnknownScenarioError(slug, self.slugs)
+
+    def select(self, slugs: Iterable[str]) -> list[Scenario]:
+        wanted = list(slugs)
+        return [self.get(slug) for slug in wanted] if wanted else list(self.scenarios)
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    """Load every ``*.toml`` under ``root`` (default: the shipped catalog)."""
+    folder = root or default_root()
+    catalog = Catalog()
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*.toml"), key=lambda p: (p.parent.name, p.stem)):
+        try:
+            scenario = load_scenario(path, group=_group_of(path, folder))
+        except ScenarioError as error:
+            catalog.errors.append(error)
+            continue
+        if scenario.slug in seen:
+            catalog.errors.append(ScenarioError(path, "", f"slug {scenario.slug!r} is already used by "
+                                                f"{seen[scenario.slug]}; rename one of the files"))
+            continue
+        seen[scenario.slug] = path
+        catalog.scenarios.append(scenario)
+    return catalog
+
+
+def _group_of(path: Path, root: Path) -> str:
+    relative = path.relative_to(root)
+    return relative.parts[0] if len(relative.parts) > 1 else "ungrouped"
+
+
+def load_scenario(path: Path, group: str = "ungrouped") -> Scenario:
+    """Parse and validate one scenario file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(path, "", f"not valid TOML: {error}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(path, "", f"cannot be read: {error}") from error
+    return _Parser(path).scenario(data, group)
+
+
+class _Parser:
+    """Validates one file's data; every error names this file and the dotted key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ScenarioError:
+        return ScenarioError(self.path, key, problem)
+
+    # Structure
+
+    def scenario(self, data: dict[str, Any], group: str) -> Scenario:
+        self.check_keys("", data, TOP_KEYS, required={"title", "summary", "broken", "fixed", "lesson"})
+        broken_data = self.table("broken", data["broken"])
+        fixed_data = self.table("fixed", data["fixed"])
+        if "expect" not in broken_data or "expect" not in fixed_data:
+            missing = "broken.expect" if "expect" not in broken_data else "fixed.expect"
+            raise self.fail(missing, "missing: each variant states the outcome it must produce")
+        merged = _merge(broken_data, {k: v for k, v in fixed_data.items() if k != "expect"})
+        merged["expect"] = fixed_data["expect"]
+        return Scenario(
+            slug=self.path.stem,
+            group=group,
+            title=self.text("title", data["title"]),
+            summary=self.text("summary", data["summary"]),
+            direction=self.choice("direction", data.get("direction", "receiving"), Direction),
+            broken=self.variant("broken", broken_data),
+            fixed=self.variant("fixed", merged),
+            lesson=self.lesson(self.table("lesson", data["lesson"])),
+            requires=self.requires(data.get("requires", [])),
+            path=self.path,
+        )
+
+    def variant(self, name: str, data: dict[str, Any]) -> Variant:
+        self.check_keys(name, data, VARIANT_KEYS, required={"expect"})
+        certificate = None
+        if data.get("certificate") is not False:
+            certificate = self.certificate(f"{name}.certificate", data.get("certificate", {}))
+        sni = self.table(f"{name}.sni_certificates", data.get("sni_certificates", {}))
+        client = self.table(f"{name}.client", data.get("client", {}))
+        self.check_keys(f"{name}.client", client, {"profile"})
+        profile = self.text(f"{name}.client.profile", client.get("profile", "strict"))
+        if profile not in PROFILES:
+            raise self.fail(f"{name}.client.profile", f"invalid value {profile!r}; use one of {', '.join(PROFILES)}")
+        return Variant(
+            name=name,
+            expect=self.expectation(f"{name}.expect", self.table(f"{name}.expect", data["expect"])),
+            certificate=certificate,
+            sni_certificates=tuple(
+                (sni_name, self.certificate(f"{name}.sni_certificates.{sni_name}", spec))
+                for sni_name, spec in sni.items()
+            ),
+            tls=self.tls(f"{name}.tls", self.table(f"{name}.tls", data.get("tls", {}))),
+            starttls=self.choice(f"{name}.starttls", data.get("starttls", "offered"), StartTLS),
+            profile=profile,
+            records=self.records(f"{name}.dns", self.table(f"{name}.dns", data.get("dns", {}))),
+        )
+
+    def certificate(self, key: str, raw: Any) -> CertificateSpec:
+        data = self.table(key, raw)
+        self.check_keys(key, data, CERTIFICATE_KEYS)
+        changes: dict[str, Any] = {}
+        if "issuer" in data:
+            changes["issuer"] = self.choice(f"{key}.issuer", data["issuer"], Issuer)
+        if "names" in data:
+            changes["names"] = tuple(self.text_list(f"{key}.names", data["names"]))
+        if "common_name" in data:
+            changes["common_name"] = self.text(f"{key}.common_name", data["common_name"])
+        for flag in ("subject_alt_name", "revoked"):
+            if flag in data:
+                changes[flag] = self.boolean(f"{key}.{flag}", data[flag])
+        for days in ("not_before_days", "not_after_days"):
+            if days in data:
+                changes[days] = self.integer(f"{key}.{days}", data[days], -36500, 36500)
+        if "chain" in data:
+            changes["chain"] = self.choice(f"{key}.chain", data["chain"], Chain)
+        if "key" in data:
+            changes["key"] = self.choice(f"{key}.key", data["key"], KeyKind)
+        spec = dataclasses.replace(CertificateSpec(), **changes)
+        if spec.not_before_days >= spec.not_after_days:
+            raise self.fail(f"{key}.not_after_days", f"{spec.not_after_days} must be later than "
+                            f"not_before_days {spec.not_before_days}")
+        return spec
+
+    def tls(self, key: str, data: dict[str, Any]) -> TLSSettings:
+        self.check_keys(key, data, TLS_KEYS)
+        values: dict[str, Any] = {}
+        for version_key in ("min_version", "max_version"):
+            if version_key in data:
+                values[version_key] = self.choice(f"{key}.{version_key}", data[version_key], Version)
+        if "ciphers" in data:
+            values["ciphers"] = self.text(f"{key}.ciphers", data["ciphers"])
+        if "security_level" in data:
+            values["security_level"] = self.integer(f"{key}.security_level", data["security_level"], 0, 5)
+        try:
+            return TLSSettings(**values)
+        except ConfigurationError as error:
+            raise self.fail(key, str(error)) from error
+
+    def expectation(self, key: str, data: dict[str, Any]) -> Expectation:
+        self.check_keys(key, data, EXPECT_KEYS, required={"class"})
+        return Expectation(
+            failure_class=self.choice(f"{key}.class", data["class"], FailureClass),
+            reason=self.text(f"{key}.reason", data.get("reason", "")),
+            verify_code=self.integer(f"{key}.verify_code", data["verify_code"], 0, 200)
+            if "verify_code" in data else None,
+            alert=self.text(f"{key}.alert", data["alert"]) if "alert" in data else None,
+            reply_code=self.integer(f"{key}.reply_code", data["reply_code"], 200, 599)
+            if "reply_code" in data else None,
+            stage=self.choice(f"{key}.stage", data["stage"], Stage) if "stage" in data else None,
+        )
+
+    def records(self, key: str, data: dict[str, Any]) -> tuple[RecordTemplate, ...]:
+        self.check_keys(key, data, {"records"})
+        raw = data.get("records", [])
+        if not isinstance(raw, list):
+            raise self.fail(f"{key}.records", f"expected a list of tables, got {raw!r}")
+        records = []
+        for index, item in enumerate(raw):
+            item_key = f"{key}.records[{index}]"
+            entry = self.table(item_key, item)
+            self.check_keys(item_key, entry, {"name", "type", "value", "ttl"}, required={"name", "type", "value"})
+            try:
+                records.append(_template_record(entry))
+            except ConfigurationError as error:
+                raise self.fail(item_key, str(error)) from error
+        return tuple(records)
+
+    def lesson(self, data: dict[str, Any]) -> Lesson:
+        self.check_keys("lesson", data, LESSON_KEYS, required={"symptoms", "cause", "fix"})
+        return Lesson(
+            symptoms=self.text("lesson.symptoms", data["symptoms"]),
+            cause=self.text("lesson.cause", data["cause"]),
+            fix=self.text("lesson.fix", data["fix"]),
+            outlook=self.text("lesson.outlook", data.get("outlook", "")),
+            postfix=self.text("lesson.postfix", data.get("postfix", "")),
+            sources=tuple(self.text_list("lesson.sources", data.get("sources", []))),
+        )
+
+    def requires(self, raw: Any) -> tuple[str, ...]:
+        values = self.text_list("requires", raw)
+        for value in values:
+            if value not in REQUIREMENTS:
+                raise self.fail("requires", f"unknown capability {value!r}; use one of {', '.join(sorted(REQUIREMENTS))}")
+        return tuple(values)
+
+    # Values
+
+    def check_keys(self, where: str, data: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        for key in data:
+            if key not in allowed:
+                raise self.fail(_join(where, key), f"unknown key; accepted keys here: {', '.join(sorted(allowed))}")
+        for key in sorted(required):
+            if key not in data:
+                raise self.fail(_join(where, key), "missing: this key is required")
+
+    def table(self, key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {value!r}")
+        return value
+
+    def text(self, key: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {value!r}")
+        return value.strip()
+
+    def text_list(self, key: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(key, f"expected a list of strings, got {value!r}")
+        return list(value)
+
+    def boolean(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def integer(self, key: str, value: Any, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, f"expected an integer from {low} to {high}, got {value!r}")
+        return value
+
+    def choice(self, key: str, value: Any, kind: Callable[[Any], E]) -> E:
+        try:
+            return kind(value)
+        except ValueError:
+            accepted = ", ".join(member.value for member in kind)  # type: ignore[attr-defined]
+            raise self.fail(key, f"invalid value {value!r}; use one of {accepted}") from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``changes`` over ``base``: tables merge key by key, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _template_record(entry: dict[str, Any]) -> RecordTemplate:
+    ttl = entry.get("ttl", 300)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2**31 - 1:
+        raise ConfigurationError(f"ttl must be an integer from 0 to 2147483647, got {ttl!r}")
+    return RecordTemplate(str(entry["name"]), str(entry["type"]), str(entry["value"]), ttl)

@@ -1,0 +1,281 @@
+"""The ``smtp-harness`` command: list, run, explain and serve the scenario catalog.
+
+``main(argv)`` is callable in-process, returns the exit status and prints
+errors as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from typing import Sequence, TextIO
+
+from . import __version__
+from .catalog import Catalog, load_catalog
+from .errors import HarnessError
+from .lab import Lab
+from .outcome import Outcome
+from .runner import VariantResult, default_workers, run_scenarios
+from .scenario import Scenario
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1  # an observed outcome differs from the expected one
+EXIT_USAGE = 2  # bad option, unknown scenario, invalid scenario file
+
+PROFILE_TITLES = {
+    "strict": "strict sender (Exchange Online with TLS enforced)",
+    "opportunistic": "opportunistic sender (default MTA behaviour, no verification)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smtp-harness",
+        description="Reproduce on loopback each way a mail host's TLS makes a strict peer like "
+                    "Outlook.com fail, and prove each fix.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("list", help="show the catalog, grouped")
+
+    run = commands.add_parser("run", help="run broken and fixed variants and print a table")
+    run.add_argument("slugs", nargs="*", metavar="SLUG", help="scenarios to run (default: all)")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object per variant and line instead of the table")
+    run.add_argument("--workers", type=_positive_int, default=default_workers(),
+                     help="variants run at the same time (default: %(default)s; 1 runs them in order)")
+
+    explain = commands.add_parser("explain", help="show a scenario's lesson with its broken and fixed runs")
+    explain.add_argument("slug", metavar="SLUG")
+
+    serve = commands.add_parser("serve", help="keep a scenario's host and DNS running on loopback")
+    serve.add_argument("slug", metavar="SLUG")
+    serve.add_argument("--variant", choices=("broken", "fixed"), default="broken",
+                       help="which set-up to serve (default: broken)")
+    serve.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
+                       help="stop after this many seconds (default: run until Ctrl-C)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: expected a whole number such as 4") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid number {value}: expected 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: expected seconds such as 30") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {value}: expected more than 0 seconds")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit status."""
+    stream = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        catalog = load_catalog()
+        return COMMANDS[args.command](args, catalog, stream)
+    except HarnessError as error:
+        print(f"smtp-harness: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (``| head``) went away. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    # aiosmtpd logs every SMTP line at INFO; show those only at -vv.
+    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def _report_catalog_errors(catalog: Catalog) -> None:
+    for error in catalog.errors:
+        print(f"smtp-harness: skipped invalid scenario file: {error}", file=sys.stderr)
+
+
+# list
+
+def cmd_list(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    _report_catalog_errors(catalog)
+    width = max((len(s.slug) for s in catalog.scenarios), default=10)
+    group = None
+    for scenario in catalog.scenarios:
+        if scenario.group != group:
+            group = scenario.group
+            print(f"\n{group}", file=out)
+        print(f"  {scenario.slug:<{width}}  {scenario.direction.value:<9}  {scenario.title}", file=out)
+    print(f"\n{len(catalog.scenarios)} scenarios in {len({s.group for s in catalog.scenarios})} groups",
+          file=out)
+    return EXIT_USAGE if catalog.errors else EXIT_OK
+
+
+# run
+
+def cmd_run(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    _report_catalog_errors(catalog)
+    scenarios = catalog.select(args.slugs)
+    started = time.perf_counter()
+    with Lab() as lab:
+        results = run_scenarios(lab, scenarios, workers=args.workers)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        for result in results:
+            print(json.dumps(result.to_dict()), file=out)
+    else:
+        print_table(results, out)
+        print(_summary(results, elapsed), file=out)
+    if any(not r.ok and not r.skipped for r in results) or catalog.errors:
+        return EXIT_MISMATCH
+    return EXIT_OK
+
+
+def print_table(results: list[VariantResult], out: TextIO) -> None:
+    headers = ("scenario", "direction", "variant", "expected", "observed", "ok")
+    rows = [
+        (r.scenario.slug, r.scenario.direction.value, r.variant.name, r.expectation.label,
+         r.outcome.label if r.outcome else ("-" if r.skipped else "error"), r.status)
+        for r in results
+    ]
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
+    for result in results:
+        for problem in result.problems:
+            print(f"  {result.scenario.slug} {result.variant.name}: {problem}", file=out)
+        if result.skipped:
+            print(f"  {result.scenario.slug} {result.variant.name}: skipped: {result.skipped}", file=out)
+        if result.error:
+            print(f"  {result.scenario.slug} {result.variant.name}: harness error: {result.error}", file=out)
+
+
+def _summary(results: list[VariantResult], elapsed: float) -> str:
+    ok = sum(r.ok for r in results)
+    skipped = sum(bool(r.skipped) for r in results)
+    failed = len(results) - ok - skipped
+    return f"\n{len(results)} variants: {ok} ok, {failed} failed, {skipped} skipped in {elapsed:.2f} s"
+
+
+# explain
+
+def cmd_explain(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    scenario = catalog.get(args.slug)
+    print_lesson(scenario, out)
+    with Lab() as lab:
+        for variant_name, profile in (("broken", "strict"), ("broken", "opportunistic"), ("fixed", "strict")):
+            with lab.host(scenario, variant_name) as host:
+                outcome = host.deliver(profile=profile)
+                events = list(host.server.events) if host.server else []
+            print(f"\n== {variant_name} variant, {PROFILE_TITLES[profile]}", file=out)
+            print_outcome(outcome, out)
+            for event in events:
+                if event.kind == "tls-failed":
+                    print(f"   server log: {event.peer} TLS handshake failed: {event.detail}", file=out)
+    return EXIT_OK
+
+
+def print_lesson(scenario: Scenario, out: TextIO) -> None:
+    lesson = scenario.lesson
+    print(f"{scenario.slug}: {scenario.title}  [{scenario.group}, {scenario.direction}]", file=out)
+    print(_wrap(scenario.summary, ""), file=out)
+    sections = [("What you see", lesson.symptoms), ("Why", lesson.cause), ("How to fix it", lesson.fix),
+                ("What Outlook.com does", lesson.outlook), ("What Postfix logs", lesson.postfix)]
+    for heading, text in sections:
+        if text:
+            print(f"\n{heading}\n{_wrap(text, '  ')}", file=out)
+    if lesson.sources:
+        print("\nSources", file=out)
+        for source in lesson.sources:
+            print(f"  - {source}", file=out)
+
+
+def print_outcome(outcome: Outcome, out: TextIO) -> None:
+    for line in outcome.transcript:
+        print(f"   {line}", file=out)
+    if outcome.delivered:
+        channel = f"{outcome.protocol} {outcome.cipher}" if outcome.protocol else "plaintext"
+        print(f"   result: delivered over {channel} (trust: {outcome.trust})", file=out)
+        return
+    details = [f"stage {outcome.stage}"]
+    if outcome.verify_code is not None:
+        details.append(f"verify code {outcome.verify_code}")
+    if outcome.alert:
+        details.append(f"alert {outcome.alert}")
+    if outcome.reply:
+        details.append(f"reply {outcome.reply.code}")
+    print(f"   result: {outcome.label} ({', '.join(details)})", file=out)
+    print(f"   error:  {outcome.error}", file=out)
+
+
+def _wrap(text: str, indent: str) -> str:
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join(textwrap.fill(p, 92, initial_indent=indent, subsequent_indent=indent) for p in paragraphs)
+
+
+# serve
+
+def cmd_serve(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    scenario = catalog.get(args.slug)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        with Lab() as lab, lab.host(scenario, args.variant) as host:
+            print_serve_banner(scenario, args.variant, lab, host, out)
+            out.flush()
+            stop.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    print("stopped; the lab's keys and certificates are removed", file=out)
+    return EXIT_OK
+
+
+def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    where = host.address
+    dns_address, dns_port = lab.dns.address, lab.dns.port
+    print(f"serving {scenario.slug} ({variant}): {scenario.title}", file=out)
+    print(f"  mail domain   {where.domain}", file=out)
+    print(f"  MX host       {where.mx}", file=out)
+    print(f"  SMTP server   {where.address} port {where.port} (STARTTLS)", file=out)
+    print(f"  DNS server    {dns_address} port {dns_port} (UDP and TCP)", file=out)
+    print(f"  CA file       {lab.cafile}  (the simulated public root; trust only this)", file=out)
+    print("\ntry it with third-party clients:", file=out)
+    print(f"  openssl s_client -starttls smtp -connect {where.address}:{where.port} -servername {where.mx} "
+          f"-CAfile {lab.cafile} -verify_return_error -verify_hostname {where.mx}", file=out)
+    print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} --tls "
+          f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {where.mx}", file=out)
+    print(f"  dig @{dns_address} -p {dns_port} MX {where.domain}", file=out)
+    print("\nready; press Ctrl-C to stop", file=out)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "explain": cmd_explain, "serve": cmd_serve}

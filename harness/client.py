@@ -1,0 +1,379 @@
+"""The sending MTA: a strict, Exchange-Online-like client and an opportunistic one.
+
+The strict profile behaves like Exchange Online sending with TLS enforced
+(a forced-TLS connector, or a domain with MTA-STS in enforce mode): it looks
+up the recipient domain's MX in DNS, connects, reads the banner, says EHLO,
+requires STARTTLS, handshakes with SNI set to the MX host name, accepts only
+TLS 1.2 and 1.3 with Microsoft's suites, verifies the chain against the
+simulated public roots only, matches the name against subjectAltName only,
+checks revocation, and only then sends MAIL, RCPT and DATA.
+
+The opportunistic profile is what most MTAs do by default (Postfix
+``smtp_tls_security_level = may``, Exchange Online's default): encrypt if the
+server offers STARTTLS, verify nothing, and fall back to plaintext when
+STARTTLS is missing. Such a sender delivers to a self-signed host, over a
+channel an active attacker could read.
+
+Simulated hosts listen on port 0, so ``Network.ports`` maps each MX address
+to the port where its "port 25" really listens. Everything else (MX, A,
+preference order) comes from the fake DNS server, through dnspython.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import dns.exception
+import dns.resolver
+from cryptography import x509
+
+from . import timeouts
+from .classify import classify_tls_error, classify_verify_code
+from .loopback import is_loopback
+from .outcome import FailureClass, Outcome, Reply, Stage, Trust
+from .revocation import check_crl
+from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
+from .tls import opportunistic_client_context, strict_client_context
+
+C = FailureClass
+
+DEFAULT_SENDER = "postmaster@outbound.harness.test"
+DEFAULT_EHLO = "outbound.harness.test"
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """How a sender treats TLS."""
+
+    name: str
+    require_tls: bool
+    verify: bool
+    check_revocation: bool
+    ehlo_name: str = DEFAULT_EHLO
+
+
+STRICT = ClientProfile("strict", require_tls=True, verify=True, check_revocation=True)
+OPPORTUNISTIC = ClientProfile("opportunistic", require_tls=False, verify=False, check_revocation=False)
+PROFILES = {profile.name: profile for profile in (STRICT, OPPORTUNISTIC)}
+
+
+@dataclass(frozen=True)
+class Network:
+    """Where the client's view of the simulated Internet lives.
+
+    ``dns`` is the (address, port) of the fake DNS server; ``ports`` maps an
+    MX address to its real listening port (the port 25 of the simulation).
+    """
+
+    dns: tuple[str, int]
+    ports: Mapping[str, int] = field(default_factory=dict)
+    smtp_port: int = 25
+
+
+class _Stop(Exception):
+    """Ends an attempt early with its outcome fields."""
+
+    def __init__(self, stage: Stage, failure_class: FailureClass, reason: str, error: str = "",
+                 **fields: object) -> None:
+        super().__init__(error)
+        self.stage = stage
+        self.failure_class = failure_class
+        self.reason = reason
+        self.error = error
+        self.fields = fields
+
+
+class SMTPClient:
+    """Delivers one message the way the chosen profile does, and reports an ``Outcome``."""
+
+    def __init__(self, network: Network, cafile: str | None, profile: ClientProfile = STRICT,
+                 reply_timeout: float = timeouts.REPLY_TIMEOUT,
+                 handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT) -> None:
+        if profile.verify and not cafile:
+            raise ValueError("a verifying profile needs the CA file of the simulated public roots")
+        self.network = network
+        self.profile = profile
+        self.reply_timeout = reply_timeout
+        self.handshake_timeout = handshake_timeout
+        self._context = strict_client_context(cafile) if profile.verify else opportunistic_client_context()
+        self._resolver = dns.resolver.Resolver(configure=False)
+        self._resolver.nameservers = [network.dns[0]]
+        self._resolver.port = network.dns[1]
+        self._resolver.lifetime = timeouts.DNS_TIMEOUT
+        self._resolver.timeout = timeouts.DNS_TIMEOUT / 3
+
+    # DNS
+
+    def mx_hosts(self, domain: str) -> list[str]:
+        """Return the MX host names of ``domain`` in preference order.
+
+        Without an MX record the domain itself is the mail host (RFC 5321
+        section 5.1, the implicit MX).
+        """
+        try:
+            answer = self._resolver.resolve(domain, "MX")
+        except dns.resolver.NoAnswer:
+            return [domain]
+        records = sorted(answer, key=lambda record: (record.preference, str(record.exchange)))
+        return [str(record.exchange).rstrip(".") for record in records]
+
+    def addresses(self, host: str) -> list[str]:
+        answer = self._resolver.resolve(host, "A")
+        return [record.address for record in answer]
+
+    # Delivery
+
+    def deliver(self, recipient: str, sender: str = DEFAULT_SENDER, message: bytes | None = None) -> Outcome:
+        """Deliver to ``recipient``, trying each MX in order until one accepts."""
+        started = time.perf_counter()
+        domain = recipient.rpartition("@")[2]
+        try:
+            hosts = self.mx_hosts(domain)
+        except dns.exception.DNSException as error:
+            return self._dns_failure(f"MX look-up for {domain} failed: {error}", started)
+
+        attempts: list[Outcome] = []
+        for host in hosts:
+            try:
+                addresses = self.addresses(host)
+            except dns.exception.DNSException as error:
+                attempts.append(self._dns_failure(f"A look-up for MX {host} failed: {error}", started))
+                continue
+            for address in addresses:
+                outcome = self._attempt(host, address, sender, recipient, message, started)
+                attempts.append(outcome)
+                if outcome.delivered or _permanent(outcome):
+                    return _with_attempts(outcome, attempts)
+        return _with_attempts(attempts[-1], attempts)
+
+    def _dns_failure(self, error: str, started: float) -> Outcome:
+        return Outcome(C.DNS_FAILURE, "lookup-failed", Stage.DNS, error=error, profile=self.profile.name,
+                       duration_s=time.perf_counter() - started, transcript=(f"-- {error}",))
+
+    def _attempt(self, host: str, address: str, sender: str, recipient: str, message: bytes | None,
+                 started: float) -> Outcome:
+        if not is_loopback(address):
+            return Outcome(C.CONNECTION_FAILURE, "not-loopback", Stage.CONNECT, profile=self.profile.name,
+                           error=f"MX {host} resolves to {address}, outside loopback: not connecting",
+                           mx_host=host, mx_address=address)
+        port = self.network.ports.get(address, self.network.smtp_port)
+        session = _Session(self, host, address, port)
+        try:
+            session.run(sender, recipient, message or _default_message(sender, recipient))
+        except _Stop as stop:
+            return session.outcome(started, stop)
+        finally:
+            session.close()
+        return session.outcome(started, None)
+
+
+class _Session:
+    """One SMTP session from connect to QUIT, with everything it observed."""
+
+    def __init__(self, client: SMTPClient, host: str, address: str, port: int) -> None:
+        self.client = client
+        self.profile = client.profile
+        self.host = host
+        self.address = address
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.wire: Wire | None = None
+        self.trust = Trust.NONE
+        self.protocol: str | None = None
+        self.cipher: str | None = None
+        self.last_reply: Reply | None = None
+
+    def run(self, sender: str, recipient: str, message: bytes) -> None:
+        self._connect()
+        self._expect(Stage.BANNER, None, 220)
+        extensions = self._ehlo()
+        if self._starttls(extensions):
+            self._ehlo()
+        self._expect(Stage.MAIL, f"MAIL FROM:<{sender}>", 250)
+        self._expect(Stage.RCPT, f"RCPT TO:<{recipient}>", 250, 251)
+        self._expect(Stage.DATA, "DATA", 354)
+        assert self.wire is not None
+        self.wire.send_data(_dot_stuff(message) + b".\r\n")
+        accepted = self._expect(Stage.DATA, None, 250)
+        self._quit()
+        self.last_reply = accepted
+
+    # Steps
+
+    def _connect(self) -> None:
+        try:
+            self.sock = socket.create_connection((self.address, self.port), timeout=timeouts.CONNECT_TIMEOUT)
+            # Commands are small writes answered at once: without TCP_NODELAY,
+            # Nagle's algorithm and delayed ACKs add about 40 ms per exchange.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as error:
+            raise _Stop(Stage.CONNECT, C.CONNECTION_FAILURE, _connect_reason(error),
+                        f"connect to {self.address}:{self.port} failed: {error}") from error
+        self.wire = Wire(self.sock, self.client.reply_timeout)
+        self.wire.note(f"connected to {self.host} [{self.address}]:{self.port}")
+
+    def _ehlo(self) -> set[str]:
+        reply = self._expect(Stage.EHLO, f"EHLO {self.profile.ehlo_name}", 250)
+        return {line.split()[0].upper() for line in reply.lines[1:] if line.strip()}
+
+    def _starttls(self, extensions: set[str]) -> bool:
+        """Upgrade to TLS; return True when the session is now encrypted."""
+        if "STARTTLS" not in extensions:
+            if self.profile.require_tls:
+                raise _Stop(Stage.EHLO, C.STARTTLS_NOT_SUPPORTED, "not-advertised",
+                            f"TLS is required, but was not offered by host {self.host}[{self.address}]")
+            self._note("STARTTLS not offered: continuing in plaintext (opportunistic)")
+            return False
+
+        reply = self._command(Stage.STARTTLS, "STARTTLS")
+        if reply.code != 220:
+            if self.profile.require_tls:
+                raise _Stop(Stage.STARTTLS, C.STARTTLS_NOT_SUPPORTED, "refused",
+                            f"STARTTLS refused by {self.host}[{self.address}]: {reply}", reply=reply)
+            self._note(f"STARTTLS refused ({reply.code}): continuing in plaintext (opportunistic)")
+            return False
+        self._refuse_injected_plaintext()
+        self._handshake()
+        if self.profile.check_revocation:
+            self._check_revocation()
+        return True
+
+    def _refuse_injected_plaintext(self) -> None:
+        # Bytes that arrived after "220 ready" but before the handshake were
+        # sent in plaintext and could have been injected by an attacker
+        # (the STARTTLS command injection class, CVE-2011-0411 and kin):
+        # a careful client discards the session instead of reading them.
+        assert self.wire is not None
+        if self.wire.buffer:
+            count = len(self.wire.buffer)
+            raise _Stop(Stage.STARTTLS, C.VALIDATION_FAILURE, "starttls-injection",
+                        f"{count} bytes of plaintext followed the 220 reply to STARTTLS before the handshake")
+
+    def _handshake(self) -> None:
+        assert self.sock is not None and self.wire is not None
+        context = self.client._context
+        self.sock.settimeout(self.client.handshake_timeout)
+        try:
+            tls = context.wrap_socket(self.sock, server_hostname=self.host, do_handshake_on_connect=False)
+            self.sock = tls
+            tls.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            failure = classify_tls_error(error)
+            stage = Stage.CERTIFICATE if failure.verify_code is not None else Stage.HANDSHAKE
+            self._note(f"TLS handshake failed: {error}")
+            raise _Stop(stage, failure.failure_class, failure.reason, str(error) or repr(error),
+                        verify_code=failure.verify_code, verify_message=failure.verify_message,
+                        alert=failure.alert, trust=Trust.UNTRUSTED if failure.verify_code else Trust.NONE) \
+                from error
+        self.wire.sock = tls
+        self.protocol = tls.version()
+        self.cipher = (tls.cipher() or ("?",))[0]
+        self.trust = Trust.VERIFIED if self.profile.verify else _unverified_trust(tls)
+        self._note(f"{self.trust.value.capitalize()} TLS connection established to {self.host}"
+                   f"[{self.address}]:{self.port}: {self.protocol} with cipher {self.cipher}")
+
+    def _check_revocation(self) -> None:
+        assert isinstance(self.sock, ssl.SSLSocket)
+        chain = self.sock._sslobj.get_verified_chain()  # type: ignore[union-attr]
+        # NOTE: private in Python 3.11 and 3.12, public as SSLSocket.get_verified_chain() from 3.13.
+        leaf, issuer = (x509.load_der_x509_certificate(cert.public_bytes(2)) for cert in chain[:2])
+        result = check_crl(leaf, issuer)
+        self._note(f"revocation: {result.message}")
+        if not result.good:
+            assert result.verify_code is not None
+            failure = classify_verify_code(result.verify_code, result.message)
+            raise _Stop(Stage.REVOCATION, failure.failure_class, failure.reason, result.message,
+                        verify_code=result.verify_code, verify_message=result.message, trust=Trust.UNTRUSTED)
+
+    def _quit(self) -> None:
+        try:
+            self._command(Stage.QUIT, "QUIT")
+        except _Stop:
+            pass  # the message is accepted; a rude close after QUIT changes nothing
+
+    # Plumbing
+
+    def _note(self, text: str) -> None:
+        assert self.wire is not None
+        self.wire.note(text)
+
+    def _command(self, stage: Stage, line: str | None) -> Reply:
+        assert self.wire is not None
+        try:
+            if line is None:
+                reply = self.wire.read_reply(f"the {stage.value} reply")
+            else:
+                reply = self.wire.command(line)
+        except SMTPTimeout as error:
+            raise _Stop(stage, C.PROTOCOL_ERROR, "reply-timeout", str(error)) from error
+        except SMTPProtocolError as error:
+            raise _Stop(stage, C.PROTOCOL_ERROR, error.reason, str(error)) from error
+        except (SMTPDisconnected, OSError) as error:
+            raise _Stop(stage, C.PROTOCOL_ERROR, "connection-lost", str(error) or repr(error)) from error
+        self.last_reply = reply
+        return reply
+
+    def _expect(self, stage: Stage, line: str | None, *codes: int) -> Reply:
+        reply = self._command(stage, line)
+        if reply.code not in codes:
+            raise _Stop(stage, C.SMTP_REJECTED, f"reply-{reply.code}", f"{stage.value}: {reply}", reply=reply)
+        return reply
+
+    def outcome(self, started: float, stop: _Stop | None) -> Outcome:
+        common = dict(
+            protocol=self.protocol, cipher=self.cipher, mx_host=self.host, mx_address=self.address,
+            mx_port=self.port, transcript=tuple(self.wire.transcript) if self.wire else (),
+            duration_s=time.perf_counter() - started, profile=self.profile.name, trust=self.trust,
+        )
+        if stop is None:
+            return Outcome(C.DELIVERED, "", None, reply=self.last_reply, **common)  # type: ignore[arg-type]
+        common.update(stop.fields)
+        return Outcome(stop.failure_class, stop.reason, stop.stage, error=stop.error, **common)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+def _unverified_trust(tls: ssl.SSLSocket) -> Trust:
+    return Trust.UNTRUSTED if tls.getpeercert(binary_form=True) else Trust.ANONYMOUS
+
+
+def _connect_reason(error: OSError) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection-refused"
+    if isinstance(error, TimeoutError):
+        return "connect-timeout"
+    return "connect-error"
+
+
+def _permanent(outcome: Outcome) -> bool:
+    """A 5xx reply to MAIL, RCPT or DATA ends delivery; other failures move on to the next MX."""
+    return outcome.reply is not None and outcome.reply.code >= 500 and \
+        outcome.stage in (Stage.MAIL, Stage.RCPT, Stage.DATA)
+
+
+def _with_attempts(outcome: Outcome, attempts: list[Outcome]) -> Outcome:
+    import dataclasses
+
+    return dataclasses.replace(outcome, attempts=tuple(attempts))
+
+
+def _default_message(sender: str, recipient: str) -> bytes:
+    return (
+        f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: smtp-tls-harness test message\r\n"
+        "\r\nThis message was delivered by smtp-tls-harness over loopback.\r\n"
+    ).encode()
+
+
+def _dot_stuff(message: bytes) -> bytes:
+    """Apply RFC 5321 section 4.5.2 transparency and end the message with CRLF."""
+    lines = message.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    stuffed = [b"." + line if line.startswith(b".") else line for line in lines]
+    return b"\r\n".join(stuffed) + b"\r\n"

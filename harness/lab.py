@@ -1,0 +1,179 @@
+"""The lab: everything a run shares (PKI, PKI repository, DNS, event loop) and the hosts it starts.
+
+Starting those parts costs a few milliseconds each and they are safe to
+share: each simulated host gets its own domain (``<variant>.<slug>.test``),
+its own loopback address and its own DNS records, so variants run side by
+side without seeing each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+from .client import PROFILES, Network, SMTPClient
+from .dns import DnsServer, Record, Zone, reverse_name
+from .eventloop import EventLoopThread
+from .outcome import Outcome
+from .pki import CertificateSpec, SimulatedPKI
+from .repository import RepositoryServer
+from .scenario import Scenario, Variant
+from .smtpserver import MailServer, ServerConfig
+
+log = logging.getLogger(__name__)
+
+
+class Lab:
+    """A context manager that starts the shared parts and stops them all on exit."""
+
+    def __init__(self) -> None:
+        self.repository = RepositoryServer()
+        self.zone = Zone()
+        self.dns = DnsServer(self.zone)
+        self.loop = EventLoopThread()
+        self.pki: SimulatedPKI | None = None
+        self._entered: list[object] = []
+
+    def __enter__(self) -> "Lab":
+        try:
+            self._enter(self.repository)
+            self.pki = self._enter(SimulatedPKI(self.repository.base_url))
+            for issuer in ("public-intermediate", "untrusted-root"):
+                self.repository.publish(f"/crl/{issuer}.crl", self._crl_route(issuer))
+            self._enter(self.dns)
+            self._enter(self.loop)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _enter(self, part):  # type: ignore[no-untyped-def]
+        entered = part.__enter__()
+        self._entered.append(part)
+        return entered
+
+    def _crl_route(self, issuer: str):  # type: ignore[no-untyped-def]
+        def serve_crl(_: bytes) -> tuple[str, bytes] | None:
+            assert self.pki is not None
+            der = self.pki.crl_der(issuer)
+            return ("application/pkix-crl", der) if der is not None else None
+        return serve_crl
+
+    def __exit__(self, *exc_info: object) -> None:
+        errors = []
+        while self._entered:
+            part = self._entered.pop()
+            try:
+                part.__exit__(None, None, None)  # type: ignore[attr-defined]
+            except Exception as error:  # stop every part, then report the first failure
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    @property
+    def cafile(self) -> str:
+        assert self.pki is not None, "the lab is not started"
+        return str(self.pki.cafile)
+
+    def host(self, scenario: Scenario, variant: Variant | str) -> "SimulatedHost":
+        """Return the simulated host of one variant; use it as a context manager."""
+        chosen = scenario.variant(variant) if isinstance(variant, str) else variant
+        return SimulatedHost(self, scenario, chosen)
+
+    def run_variant(self, scenario: Scenario, variant: Variant | str, profile: str | None = None) -> Outcome:
+        """Start the variant's host, deliver one message to it, stop it, and return the outcome."""
+        with self.host(scenario, variant) as host:
+            return host.deliver(profile=profile)
+
+
+@dataclass(frozen=True)
+class HostAddress:
+    """Where a started host can be reached."""
+
+    domain: str
+    mx: str
+    address: str
+    port: int
+
+
+class SimulatedHost:
+    """One mail domain of the simulation: its MX server, its certificates and its DNS records."""
+
+    def __init__(self, lab: Lab, scenario: Scenario, variant: Variant) -> None:
+        self.lab = lab
+        self.scenario = scenario
+        self.variant = variant
+        self.domain = f"{variant.name}.{scenario.slug}.test"
+        self.mx = f"mx.{self.domain}"
+        self.recipient = f"postmaster@{self.domain}"
+        self.server: MailServer | None = None
+        self.records: list[Record] = []
+
+    def __enter__(self) -> "SimulatedHost":
+        config = self._server_config()
+        self.server = MailServer(config, loop=self.lab.loop).__enter__()
+        self.records = self._records(self.server.address)
+        self.lab.zone.add(self.records)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lab.zone.remove(self.records)
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+
+    @property
+    def address(self) -> HostAddress:
+        assert self.server is not None, "the host is not started"
+        return HostAddress(self.domain, self.mx, self.server.address, self.server.port)
+
+    @property
+    def cafile(self) -> str:
+        """The PEM file of the simulated public root, the only trust anchor a client should load."""
+        return self.lab.cafile
+
+    @property
+    def dns_server(self) -> tuple[str, int]:
+        """(address, port) of the fake DNS server that answers for this host's domain."""
+        return (self.lab.dns.address, self.lab.dns.port)
+
+    def network(self) -> Network:
+        assert self.server is not None, "the host is not started"
+        return Network(dns=(self.lab.dns.address, self.lab.dns.port), ports={self.server.address: self.server.port})
+
+    def client(self, profile: str | None = None) -> SMTPClient:
+        chosen = PROFILES[profile or self.variant.profile]
+        return SMTPClient(self.network(), self.lab.cafile, chosen)
+
+    def deliver(self, profile: str | None = None) -> Outcome:
+        return self.client(profile).deliver(self.recipient)
+
+    def _issue(self, spec: CertificateSpec):  # type: ignore[no-untyped-def]
+        assert self.lab.pki is not None
+        return self.lab.pki.issue(spec.resolve(self.mx, self.domain))
+
+    def _server_config(self) -> ServerConfig:
+        variant = self.variant
+        certificate = self._issue(variant.certificate) if variant.certificate else None
+        sni = tuple(
+            (name.replace("{mx}", self.mx).replace("{domain}", self.domain), self._issue(spec))
+            for name, spec in variant.sni_certificates
+        )
+        return ServerConfig(hostname=self.mx, certificate=certificate, tls=variant.tls,
+                            starttls=variant.starttls, sni_certificates=sni)
+
+    def _records(self, address: str) -> list[Record]:
+        records = [
+            Record(self.domain, "MX", f"10 {self.mx}"),
+            Record(self.mx, "A", address),
+            Record(reverse_name(address), "PTR", self.mx),
+        ]
+        for template in self.variant.records:
+            records.append(template.fill(domain=self.domain, mx=self.mx, mx_address=address))
+        return records
+
+
+def iter_variants(scenarios: list[Scenario]) -> Iterator[tuple[Scenario, Variant]]:
+    for scenario in scenarios:
+        for variant in scenario.variants:
+            yield scenario, variant

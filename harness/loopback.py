@@ -1,0 +1,79 @@
+"""Loopback addresses and the small helpers every simulated server shares.
+
+Linux routes all of 127.0.0.0/8 to the loopback interface, so each simulated
+host can have an address of its own (127.a.b.c) without any set-up. Distinct
+addresses matter: a PTR record, a DNSBL entry and a server log line all name
+the peer by its address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import selectors
+import socket
+import threading
+
+LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+
+# Addresses are handed out from a block chosen by the process id, so parallel
+# pytest-xdist workers rarely share an address (ports never collide anyway,
+# because every server binds port 0).
+_BLOCK = 64 + os.getpid() % 160
+_counter = itertools.count(1)
+_lock = threading.Lock()
+
+
+def allocate_address() -> str:
+    """Return a fresh loopback address in 127.<block>.x.y for one simulated host."""
+    with _lock:
+        n = next(_counter)
+    high, low = divmod(n % 64516, 254)
+    return f"127.{_BLOCK}.{high}.{low + 1}"
+
+
+def is_loopback(address: str) -> bool:
+    """Return True when ``address`` is an IPv4 address in 127.0.0.0/8 or ::1."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_loopback
+
+
+def require_loopback(address: str, what: str) -> None:
+    """Raise ConfigurationError unless ``address`` is a loopback address."""
+    from .errors import ConfigurationError
+
+    if not is_loopback(address):
+        raise ConfigurationError(
+            f"{what} {address!r} is not a loopback address: the harness only binds "
+            "and connects inside 127.0.0.0/8 or ::1"
+        )
+
+
+class Wakeup:
+    """A socket pair that interrupts a selector loop at once when a server stops.
+
+    Servers wait on their sockets and on this pair in one selector, so stopping
+    costs no polling interval (dnslib's and socketserver's stop() poll every
+    half second).
+    """
+
+    def __init__(self) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+
+    def register(self, selector: selectors.BaseSelector) -> None:
+        selector.register(self._reader, selectors.EVENT_READ, self)
+
+    def fire(self) -> None:
+        try:
+            self._writer.send(b"x")
+        except OSError:
+            pass  # already closed: the loop is gone
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()

@@ -1,0 +1,122 @@
+"""The PKI repository: an HTTP server on loopback that publishes CRLs (and OCSP).
+
+Public CAs publish their CRLs at the URL named in each leaf's CRL distribution
+point (RFC 5280 section 4.2.1.13). The strict client fetches the CRL from
+there, exactly as a revocation-checking MTA such as Exchange does through
+Windows' CryptoAPI. Routes are registered by path, so other parts of the
+harness (an OCSP responder, an MTA-STS policy host) can publish on it too.
+"""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import selectors
+import threading
+from typing import Callable
+
+from . import timeouts
+from .errors import ServerError
+from .loopback import Wakeup, allocate_address, require_loopback
+
+log = logging.getLogger(__name__)
+
+# A route returns (content type, body) or None for 404. POST bodies are passed in.
+Route = Callable[[bytes], "tuple[str, bytes] | None"]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: "_HTTPServer"
+    protocol_version = "HTTP/1.0"
+    timeout = timeouts.REPLY_TIMEOUT
+
+    def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(self.rfile.read(min(length, 65536)))
+
+    def _answer(self, body: bytes) -> None:
+        route = self.server.routes.get(self.path.split("?", 1)[0])
+        result = route(body) if route else None
+        if result is None:
+            self.send_error(404, "not published here")
+            return
+        content_type, payload = result
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _HTTPServer(http.server.HTTPServer):
+    routes: dict[str, Route]
+
+
+class RepositoryServer:
+    """A small HTTP server on its own loopback address; a context manager."""
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address or allocate_address()
+        require_loopback(self.address, "repository address")
+        self.routes: dict[str, Route] = {}
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._wakeup = Wakeup()
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    def publish(self, path: str, route: Route) -> str:
+        """Serve ``route`` at ``path`` and return the full URL."""
+        self.routes[path] = route
+        return self.base_url + path
+
+    def __enter__(self) -> "RepositoryServer":
+        self._server = _HTTPServer((self.address, 0), _Handler, bind_and_activate=True)
+        self._server.routes = self.routes
+        self._thread = threading.Thread(target=self._serve, name=f"repository-{self.address}", daemon=True)
+        self._thread.start()
+        log.info("PKI repository listening on %s", self.base_url)
+        return self
+
+    def _serve(self) -> None:
+        assert self._server is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._server.socket, selectors.EVENT_READ, None)
+        self._wakeup.register(selector)
+        try:
+            while True:
+                events = selector.select()
+                if any(key.data is self._wakeup for key, _ in events):
+                    return
+                self._server.handle_request()
+        except BaseException as error:  # re-raised in the caller by __exit__
+            self._error = error
+        finally:
+            selector.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._wakeup.fire()
+        if self._thread is not None:
+            self._thread.join(timeouts.SERVER_STOP_TIMEOUT)
+            if self._thread.is_alive():
+                raise ServerError(f"repository server {self.base_url} did not stop within "
+                                  f"{timeouts.SERVER_STOP_TIMEOUT} s")
+        if self._server is not None:
+            self._server.server_close()
+        self._wakeup.close()
+        if self._error is not None:
+            raise ServerError(f"repository server {self.address} failed: {self._error}") from self._error

@@ -1,0 +1,274 @@
+"""The simulated mail servers: aiosmtpd with deliberately broken TLS.
+
+Each ``MailServer`` listens on its own loopback address, port 0, and behaves
+like a receiving MTA configured one particular way: which TLS versions and
+suites it speaks, which certificate it presents for which SNI name, and
+whether and how it offers STARTTLS (RFC 3207).
+
+Real alerts. When a server rejects a handshake, OpenSSL queues a TLS alert
+(protocol_version, handshake_failure, ...) in its outgoing buffer. asyncio's
+SSL layer in Python 3.11 closes the connection on the error without sending
+that buffer, so the client would see a bare EOF where Postfix or Exchange
+send the alert. ``_AlertFlushingSSLProtocol`` writes the pending bytes before
+the connection is torn down, so clients see what they see from a real
+OpenSSL-based MTA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.sslproto
+import enum
+import logging
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
+
+from . import timeouts
+from .errors import ServerError
+from .eventloop import EventLoopThread
+from .loopback import allocate_address, require_loopback
+from .pki import IssuedCertificate
+from .tls import TLSSettings, server_context
+
+log = logging.getLogger(__name__)
+
+
+class StartTLS(str, enum.Enum):
+    """How a server handles STARTTLS."""
+
+    OFFERED = "offered"  # advertised in EHLO, handshake on request
+    NOT_OFFERED = "not-offered"  # not advertised, and "502" if asked anyway
+    REFUSED = "refused"  # advertised, but answered "454 TLS not available"
+    HANGS = "hangs"  # advertised, "220 ready", then silence
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How one simulated receiving MTA is set up.
+
+    ``certificate`` is the default chain, presented when the client sends no
+    SNI or a name missing from ``sni_certificates``.
+    """
+
+    hostname: str
+    certificate: IssuedCertificate | None
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    starttls: StartTLS = StartTLS.OFFERED
+    sni_certificates: tuple[tuple[str, IssuedCertificate], ...] = ()
+    banner: str = "ESMTP smtp-tls-harness"
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """Something the server saw, as its log would show it."""
+
+    peer: str
+    kind: str  # "tls-established", "tls-failed", "message"
+    detail: str
+    reason: str | None = None  # OpenSSL's reason token, e.g. UNSUPPORTED_PROTOCOL
+
+
+class _AlertFlushingSSLProtocol(asyncio.sslproto.SSLProtocol):
+    """asyncio's server-side TLS layer, changed to send its alert before closing."""
+
+    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
+        if handshake_exc is not None:
+            # NOTE: _process_outgoing is private to asyncio (3.11 to 3.13);
+            # it writes what OpenSSL queued, which here is the alert.
+            self._process_outgoing()
+        super()._on_handshake_complete(handshake_exc)
+
+
+class _Handler:
+    """aiosmtpd handler that accepts every message and records it."""
+
+    def __init__(self, server: "MailServer") -> None:
+        self.server = server
+
+    async def handle_exception(self, error: Exception) -> str:
+        # A failed handshake is already logged with its peer and reason by
+        # _start_tls; aiosmtpd then closes the connection without a reply.
+        if not isinstance(error, TLSSetupException):
+            log.error("SMTP session failed: %r", error)
+        return "421 4.3.0 closing connection"
+
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        peer = session.peer[0] if session.peer else "?"
+        detail = f"from=<{envelope.mail_from}> to={envelope.rcpt_tos} size={len(envelope.content or b'')}"
+        self.server.record(ServerEvent(peer, "message", detail))
+        return "250 2.0.0 OK: queued by smtp-tls-harness"
+
+
+class _HarnessSMTP(SMTP):
+    """aiosmtpd's SMTP with this server's STARTTLS behaviour."""
+
+    def __init__(self, server: "MailServer", **kwargs: Any) -> None:
+        self.server = server
+        super().__init__(_Handler(server), **kwargs)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        behaviour = self.server.config.starttls
+        if arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+            return
+        if behaviour is StartTLS.REFUSED:
+            await self.push("454 4.7.0 TLS not available due to local problem")
+            return
+        await self.push("220 2.0.0 Ready to start TLS")
+        if behaviour is StartTLS.HANGS:
+            await asyncio.Event().wait()  # until the client gives up and the task is cancelled
+        await self._start_tls()
+
+    async def _start_tls(self) -> None:
+        assert self.transport is not None and self.tls_context is not None
+        waiter = self.loop.create_future()
+        tls = _AlertFlushingSSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
+        # Same hand-over as aiosmtpd's own STARTTLS: the TCP transport now
+        # feeds the TLS layer, and this protocol reads from the TLS layer.
+        self._tls_protocol = tls
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(tls)
+        self.transport = tls._app_transport
+        tls.connection_made(self._original_transport)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._record_tls_failure(error)
+            raise TLSSetupException(f"TLS handshake failed: {error}") from error
+        self._record_tls_success(tls)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.server.forget(self)
+        super().connection_lost(error)
+
+    def _peer(self) -> str:
+        return self.session.peer[0] if self.session and self.session.peer else "?"
+
+    def _record_tls_failure(self, error: BaseException) -> None:
+        reason = getattr(error, "reason", None)
+        log.warning("%s TLS handshake failed: %s", self._peer(), error)
+        self.server.record(ServerEvent(self._peer(), "tls-failed", str(error), reason))
+
+    def _record_tls_success(self, tls: asyncio.sslproto.SSLProtocol) -> None:
+        ssl_object = tls._extra.get("ssl_object")
+        detail = f"{ssl_object.version()} with cipher {ssl_object.cipher()[0]}" if ssl_object else "TLS"
+        log.info("%s TLS established: %s", self._peer(), detail)
+        self.server.record(ServerEvent(self._peer(), "tls-established", detail))
+
+
+def build_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """Build the server context with its SNI map, or None when STARTTLS is not offered."""
+    if config.starttls is StartTLS.NOT_OFFERED or config.certificate is None:
+        return None
+    default = _context_for(config, config.certificate)
+    by_name = {name.lower(): _context_for(config, issued) for name, issued in config.sni_certificates}
+    if by_name:
+        def choose_certificate(ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+            # A name missing from the map keeps the default chain, as Postfix's
+            # tls_server_sni_maps and Exim's tls_certificate expansions do.
+            chosen = by_name.get((server_name or "").lower())
+            if chosen is not None:
+                ssl_object.context = chosen
+
+        default.sni_callback = choose_certificate
+    return default
+
+
+def _context_for(config: ServerConfig, issued: IssuedCertificate) -> ssl.SSLContext:
+    return server_context(config.tls, str(issued.certfile), str(issued.keyfile))
+
+
+class MailServer:
+    """One simulated receiving MTA on a loopback address; a context manager.
+
+    ``loop`` is a shared ``EventLoopThread``; without one the server starts
+    its own. ``events`` lists what the server saw (TLS failures with
+    OpenSSL's real reason, established sessions, messages).
+    """
+
+    def __init__(self, config: ServerConfig, address: str | None = None,
+                 loop: EventLoopThread | None = None) -> None:
+        self.config = config
+        self.address = address or allocate_address()
+        require_loopback(self.address, "SMTP server address")
+        self.port = 0
+        self.events: list[ServerEvent] = []
+        self._tls_context = build_tls_context(config)
+        self._loop = loop
+        self._own_loop = loop is None
+        self._server: asyncio.AbstractServer | None = None
+        self._sessions: set[_HarnessSMTP] = set()
+
+    def record(self, event: ServerEvent) -> None:
+        self.events.append(event)
+
+    def forget(self, session: "_HarnessSMTP") -> None:
+        self._sessions.discard(session)
+
+    def __enter__(self) -> "MailServer":
+        if self._loop is None:
+            self._loop = EventLoopThread(f"smtp-{self.address}").__enter__()
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted
+        # sockets only when their proto says TCP, and without it Nagle's
+        # algorithm holds each multi-line reply for a delayed ACK (~40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.bind((self.address, 0))
+            self.port = sock.getsockname()[1]
+            self._server = self._loop.call(self._start(sock))
+        except BaseException:
+            sock.close()
+            self._stop_own_loop()
+            raise
+        log.info("SMTP server %s listening on %s:%d", self.config.hostname, self.address, self.port)
+        return self
+
+    async def _start(self, sock: socket.socket) -> asyncio.AbstractServer:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(self._new_session, sock=sock, backlog=64)
+
+    def _new_session(self) -> _HarnessSMTP:
+        assert self._loop is not None
+        session = _HarnessSMTP(
+            self,
+            hostname=self.config.hostname,
+            ident=self.config.banner,
+            tls_context=self._tls_context,
+            timeout=timeouts.SERVER_IDLE_TIMEOUT,
+            loop=self._loop.loop,
+        )
+        self._sessions.add(session)
+        return session
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._server is not None and self._loop is not None:
+                self._loop.call(self._stop(), timeouts.SERVER_STOP_TIMEOUT)
+        finally:
+            self._stop_own_loop()
+        log.info("SMTP server %s on %s:%d stopped", self.config.hostname, self.address, self.port)
+
+    async def _stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for session in list(self._sessions):
+            transport = session._original_transport or session.transport
+            if transport is not None:
+                transport.abort()
+        await self._server.wait_closed()
+        self._sessions.clear()
+
+    def _stop_own_loop(self) -> None:
+        if self._own_loop and self._loop is not None:
+            loop, self._loop = self._loop, None
+            loop.__exit__(None, None, None)
+            if loop.errors:
+                raise ServerError(f"SMTP server {self.address}:{self.port} failed: {loop.errors[0]!r}") \
+                    from loop.errors[0]

@@ -1,0 +1,35 @@
+"""Every network wait of the harness, in seconds, in one place.
+
+Real MTAs wait minutes (RFC 5321 section 4.5.3.2 suggests 5 minutes for the
+greeting and most replies). The harness talks to servers on loopback that
+answer in milliseconds, so it waits seconds: long enough never to fire on a
+healthy but busy machine, short enough that a hanging peer costs little.
+"""
+
+# TCP connect to an MX address. Loopback either accepts or refuses at once.
+CONNECT_TIMEOUT = 5.0
+
+# Waiting for one complete SMTP reply (banner, EHLO, MAIL, RCPT, DATA, QUIT).
+REPLY_TIMEOUT = 5.0
+
+# The TLS handshake after "220 ready to start TLS". A server that says 220 and
+# then goes silent is the starttls-hangs failure; this is how long we wait.
+HANDSHAKE_TIMEOUT = 5.0
+
+# One DNS query to the fake DNS server, retries included (dnspython lifetime).
+DNS_TIMEOUT = 3.0
+
+# Fetching a CRL or an OCSP response from the simulated PKI repository.
+REVOCATION_FETCH_TIMEOUT = 3.0
+
+# A server thread or event loop becoming ready to accept connections.
+SERVER_START_TIMEOUT = 10.0
+
+# A server thread or event loop stopping and joining.
+SERVER_STOP_TIMEOUT = 10.0
+
+# How long a test server keeps an idle client before closing (aiosmtpd timeout).
+SERVER_IDLE_TIMEOUT = 30.0
+
+# Subprocesses of third-party tools (openssl s_client, swaks) in cross-checks.
+TOOL_TIMEOUT = 20.0

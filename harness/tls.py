@@ -1,0 +1,151 @@
+"""TLS settings of a simulated host, and the contexts that enforce them.
+
+A server's settings say which protocol versions it speaks, which TLS 1.2
+suites it offers, at which OpenSSL security level, and which certificate it
+presents for which SNI name. The strict client's settings are Microsoft's
+published requirements for Exchange Online.
+
+Microsoft's TLS 1.2 suites for Exchange Online (Microsoft Learn,
+"Technical reference details about encryption", Exchange Online section):
+ECDHE-RSA with AES-256-GCM-SHA384, AES-128-GCM-SHA256, AES-256-CBC-SHA384,
+AES-128-CBC-SHA256, AES-256-CBC-SHA, AES-128-CBC-SHA, and static RSA with
+AES-256-GCM-SHA384 and AES-128-GCM-SHA256. No DHE, no ChaCha20, no ECDSA.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+import threading
+import warnings
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+
+MICROSOFT_TLS12_CIPHERS = ":".join([
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES256-SHA384",
+    "ECDHE-RSA-AES128-SHA256",
+    "ECDHE-RSA-AES256-SHA",
+    "ECDHE-RSA-AES128-SHA",
+    "AES256-GCM-SHA384",
+    "AES128-GCM-SHA256",
+])
+
+
+class Version(str, enum.Enum):
+    """Protocol versions as scenario files name them."""
+
+    TLS1_0 = "TLSv1"
+    TLS1_1 = "TLSv1.1"
+    TLS1_2 = "TLSv1.2"
+    TLS1_3 = "TLSv1.3"
+
+    @property
+    def ssl_version(self) -> ssl.TLSVersion:
+        return {
+            Version.TLS1_0: ssl.TLSVersion.TLSv1,
+            Version.TLS1_1: ssl.TLSVersion.TLSv1_1,
+            Version.TLS1_2: ssl.TLSVersion.TLSv1_2,
+            Version.TLS1_3: ssl.TLSVersion.TLSv1_3,
+        }[self]
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """A server's TLS parameters.
+
+    ``ciphers`` is an OpenSSL cipher string for TLS 1.2 and below; it does not
+    touch TLS 1.3 suites, so a weak-cipher server must also set
+    ``max_version`` to TLS 1.2. ``security_level`` is OpenSSL's @SECLEVEL:
+    OpenSSL 3 refuses TLS 1.0/1.1 (their SHA-1 signatures), RSA-1024 and
+    SHA-1 certificates above level 0, so servers that reproduce those need 0.
+    """
+
+    min_version: Version = Version.TLS1_2
+    max_version: Version = Version.TLS1_3
+    ciphers: str = "DEFAULT"
+    security_level: int | None = None
+
+    def __post_init__(self) -> None:
+        order = list(Version)
+        if order.index(self.min_version) > order.index(self.max_version):
+            raise ConfigurationError(
+                f"TLS min_version {self.min_version.value} is above max_version {self.max_version.value}"
+            )
+
+    @property
+    def legacy(self) -> bool:
+        return self.min_version in (Version.TLS1_0, Version.TLS1_1)
+
+
+# Setting TLS 1.0 or 1.1 on a context raises a DeprecationWarning in Python
+# 3.10+. Reproducing old servers is this harness's purpose, so the warning is
+# silenced where the setting is made; the lock keeps catch_warnings (which
+# changes process-wide state) from racing between threads.
+_legacy_lock = threading.Lock()
+
+
+def _set_versions(context: ssl.SSLContext, low: Version, high: Version) -> None:
+    with _legacy_lock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"ssl\.TLSVersion\.TLSv1")
+        context.minimum_version = low.ssl_version
+        context.maximum_version = high.ssl_version
+
+
+def server_context(settings: TLSSettings, certfile: str, keyfile: str) -> ssl.SSLContext:
+    """Build a server context that presents one certificate chain with the given settings."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _set_versions(context, settings.min_version, settings.max_version)
+    cipher_string = settings.ciphers
+    if settings.security_level is not None:
+        cipher_string += f":@SECLEVEL={settings.security_level}"
+    try:
+        context.set_ciphers(cipher_string)
+    except ssl.SSLError as error:
+        raise ConfigurationError(
+            f"OpenSSL ({ssl.OPENSSL_VERSION}) accepts no cipher in {settings.ciphers!r}: {error}"
+        ) from error
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as error:
+        raise ConfigurationError(
+            f"OpenSSL refused the certificate {certfile}: {error.reason or error}; a weak key or "
+            "SHA-1 signature needs security_level = 0"
+        ) from error
+    return context
+
+
+def strict_client_context(cafile: str) -> ssl.SSLContext:
+    """Build the context of a sender that enforces TLS like Exchange Online with forced TLS.
+
+    It trusts the simulated public roots only (never the system store),
+    speaks TLS 1.2 and 1.3, offers Microsoft's TLS 1.2 suites, checks the
+    name against subjectAltName only and sends SNI.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_3
+    context.set_ciphers(MICROSOFT_TLS12_CIPHERS)
+    context.check_hostname = True
+    # Python 3.11 still falls back to the common name when a leaf has no
+    # subjectAltName; RFC 6125 section 6.4.4 and every current MTA do not.
+    context.hostname_checks_common_name = False
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def opportunistic_client_context() -> ssl.SSLContext:
+    """Build the context of an MTA with default opportunistic TLS (Postfix level "may").
+
+    It encrypts whenever the server offers STARTTLS but verifies nothing: a
+    self-signed or expired certificate still carries the message, over a
+    channel an active attacker could intercept.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

@@ -1,0 +1,111 @@
+"""Scenario files: the shipped catalog loads, and every bad file gets an error naming file, key and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.catalog import load_catalog, load_scenario
+from harness.errors import ScenarioError, UnknownScenarioError
+from harness.outcome import FailureClass
+from harness.pki import Issuer
+
+GOOD = """
+title = "t"
+summary = "s"
+[broken]
+certificate = { issuer = "self" }
+expect = { class = "certificate-not-trusted", reason = "self-signed", verify_code = 18 }
+[fixed]
+certificate = { issuer = "public" }
+expect = { class = "delivered" }
+[lesson]
+symptoms = "a"
+cause = "b"
+fix = "c"
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    path = tmp_path / "certificate" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_shipped_catalog_loads_without_errors():
+    catalog = load_catalog()
+
+    assert catalog.errors == []
+    assert {"self-signed", "tls10-only", "no-sni", "revoked"} <= set(catalog.slugs)
+
+
+def test_fixed_variant_inherits_broken_settings(tmp_path):
+    scenario = load_scenario(_write(tmp_path, GOOD.replace('certificate = { issuer = "public" }\n', "")))
+
+    assert scenario.fixed.certificate.issuer is Issuer.SELF
+    assert scenario.fixed.expect.failure_class is FailureClass.DELIVERED
+
+
+def test_fixed_variant_overrides_one_key(tmp_path):
+    scenario = load_scenario(_write(tmp_path, GOOD))
+
+    assert scenario.broken.certificate.issuer is Issuer.SELF
+    assert scenario.fixed.certificate.issuer is Issuer.PUBLIC
+
+
+BAD = [
+    # (change to GOOD, dotted key named in the error, a fragment of the advice)
+    (("[broken]", "[broken]\ncertifcate = {}"), "broken.certifcate", "accepted keys here"),
+    (('issuer = "self"', 'issuer = "selff"'), "broken.certificate.issuer", "use one of public, untrusted, self"),
+    (('class = "delivered"', 'class = "ok"'), "fixed.expect.class", "use one of delivered"),
+    (("verify_code = 18", 'verify_code = "18"'), "broken.expect.verify_code", "expected an integer"),
+    (('title = "t"\n', ""), "title", "required"),
+    (('[fixed]\ncertificate = { issuer = "public" }\nexpect = { class = "delivered" }',
+      '[fixed]\ncertificate = { issuer = "public" }'), "fixed.expect", "missing"),
+    (("[broken]", '[broken]\ntls = { min_version = "TLSv1.3", max_version = "TLSv1.2" }'), "broken.tls",
+     "above max_version"),
+    (("[broken]", '[broken]\ndns = { records = [ { name = "{domain}", type = "A", value = "x" } ] }'),
+     "broken.dns.records[0]", "invalid value"),
+    (("[broken]", '[broken]\nclient = { profile = "lenient" }'), "broken.client.profile", "strict"),
+]
+
+
+@pytest.mark.parametrize("change, key, advice", BAD, ids=[case[1] for case in BAD])
+def test_bad_file_error_names_file_key_and_fix(tmp_path, change, key, advice):
+    path = _write(tmp_path, GOOD.replace(*change, 1))
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.path == path
+    assert caught.value.key == key
+    assert advice in caught.value.problem
+
+
+def test_invalid_toml_names_file(tmp_path):
+    path = _write(tmp_path, "title = ")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.path == path
+    assert "not valid TOML" in caught.value.problem
+
+
+def test_catalog_with_one_bad_file_loads_the_rest(tmp_path):
+    _write(tmp_path, GOOD, "good.toml")
+    bad = _write(tmp_path, GOOD.replace("[lesson]", "[lesson]\ncolour = 1"), "bad.toml")
+
+    catalog = load_catalog(tmp_path)
+
+    assert catalog.slugs == ["good"]
+    assert [error.path for error in catalog.errors] == [bad]
+
+
+def test_unknown_slug_lists_known_ones():
+    with pytest.raises(UnknownScenarioError) as caught:
+        load_catalog().get("self-sigend")
+
+    assert "self-signed" in str(caught.value)
