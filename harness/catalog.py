@@ -35,23 +35,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
-from .client import PROFILES
+from . import timeouts
+from .client import PROFILES, ClientSettings, TLSMode
 from .dns import RecordTemplate
 from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
-from .outcome import FailureClass, Stage
+from .outcome import FailureClass, Stage, Trust
 from .pki import CertificateSpec, Chain, Issuer, KeyKind
-from .scenario import Direction, Expectation, Lesson, Scenario, Variant
+from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
 from .smtpserver import StartTLS
 from .tls import TLSSettings, Version
 
 E = TypeVar("E", bound=enum.Enum)
 
 TOP_KEYS = {"title", "summary", "direction", "requires", "broken", "fixed", "lesson"}
-VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect"}
+VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect",
+                "second_mx"}
+CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "mx_limit"}
+SECOND_MX_KEYS = {"preference", "certificate"}
+# A scenario may shorten a client timeout, never lengthen it past the named
+# default, so a silent peer cannot slow a run of the whole catalog.
+CLIENT_TIMEOUT_DEFAULTS = {"reply_timeout": timeouts.REPLY_TIMEOUT, "handshake_timeout": timeouts.HANDSHAKE_TIMEOUT}
+MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
                     "not_after_days", "chain", "revoked", "key"}
 TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level"}
-EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage"}
+EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
 REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6"}
 
@@ -163,7 +171,7 @@ class _Parser:
             certificate = self.certificate(f"{name}.certificate", data.get("certificate", {}))
         sni = self.table(f"{name}.sni_certificates", data.get("sni_certificates", {}))
         client = self.table(f"{name}.client", data.get("client", {}))
-        self.check_keys(f"{name}.client", client, {"profile"})
+        self.check_keys(f"{name}.client", client, CLIENT_KEYS)
         profile = self.text(f"{name}.client.profile", client.get("profile", "strict"))
         if profile not in PROFILES:
             raise self.fail(f"{name}.client.profile", f"invalid value {profile!r}; use one of {', '.join(PROFILES)}")
@@ -179,6 +187,27 @@ class _Parser:
             starttls=self.choice(f"{name}.starttls", data.get("starttls", "offered"), StartTLS),
             profile=profile,
             records=self.records(f"{name}.dns", self.table(f"{name}.dns", data.get("dns", {}))),
+            client=self.client_settings(f"{name}.client", client),
+            second_mx=self.second_mx(f"{name}.second_mx", data["second_mx"]) if "second_mx" in data else None,
+        )
+
+    def client_settings(self, key: str, data: dict[str, Any]) -> ClientSettings:
+        changes: dict[str, Any] = {}
+        if "tls" in data:
+            changes["tls_mode"] = self.choice(f"{key}.tls", data["tls"], TLSMode)
+        for timeout, default in CLIENT_TIMEOUT_DEFAULTS.items():
+            if timeout in data:
+                changes[timeout] = self.seconds(f"{key}.{timeout}", data[timeout], MIN_CLIENT_TIMEOUT, default)
+        if "mx_limit" in data:
+            changes["mx_limit"] = self.integer(f"{key}.mx_limit", data["mx_limit"], 1, 10)
+        return ClientSettings(**changes)
+
+    def second_mx(self, key: str, raw: Any) -> SecondMX:
+        data = self.table(key, raw)
+        self.check_keys(key, data, SECOND_MX_KEYS, required={"preference"})
+        return SecondMX(
+            preference=self.integer(f"{key}.preference", data["preference"], 0, 65535),
+            certificate=self.certificate(f"{key}.certificate", data.get("certificate", {})),
         )
 
     def certificate(self, key: str, raw: Any) -> CertificateSpec:
@@ -233,6 +262,7 @@ class _Parser:
             reply_code=self.integer(f"{key}.reply_code", data["reply_code"], 200, 599)
             if "reply_code" in data else None,
             stage=self.choice(f"{key}.stage", data["stage"], Stage) if "stage" in data else None,
+            trust=self.choice(f"{key}.trust", data["trust"], Trust) if "trust" in data else None,
         )
 
     def records(self, key: str, data: dict[str, Any]) -> tuple[RecordTemplate, ...]:
@@ -303,6 +333,11 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.fail(key, f"expected an integer from {low} to {high}, got {value!r}")
         return value
+
+    def seconds(self, key: str, value: Any, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise self.fail(key, f"expected seconds from {low:g} to {high:g}, got {value!r}")
+        return float(value)
 
     def choice(self, key: str, value: Any, kind: Callable[[Any], E]) -> E:
         try:

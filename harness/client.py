@@ -21,6 +21,7 @@ preference order) comes from the fake DNS server, through dnspython.
 
 from __future__ import annotations
 
+import enum
 import socket
 import ssl
 import time
@@ -61,6 +62,32 @@ OPPORTUNISTIC = ClientProfile("opportunistic", require_tls=False, verify=False, 
 PROFILES = {profile.name: profile for profile in (STRICT, OPPORTUNISTIC)}
 
 
+class TLSMode(str, enum.Enum):
+    """When the client starts TLS on a connection."""
+
+    STARTTLS = "starttls"  # plaintext banner and EHLO, then STARTTLS (RFC 3207): ports 25 and 587
+    IMPLICIT = "implicit"  # TLS from the first byte, before the banner (RFC 8314 section 3): port 465
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Per-scenario changes to how the sender connects; None keeps the default.
+
+    ``reply_timeout`` and ``handshake_timeout`` replace the named defaults in
+    ``timeouts`` so that a scenario about a silent peer ends in a fraction of
+    a second. ``mx_limit`` caps the MX addresses one delivery tries, as
+    Postfix's ``smtp_mx_address_limit`` does; None tries them all.
+    """
+
+    tls_mode: TLSMode = TLSMode.STARTTLS
+    reply_timeout: float | None = None
+    handshake_timeout: float | None = None
+    mx_limit: int | None = None
+
+
 @dataclass(frozen=True)
 class Network:
     """Where the client's view of the simulated Internet lives.
@@ -92,13 +119,16 @@ class SMTPClient:
 
     def __init__(self, network: Network, cafile: str | None, profile: ClientProfile = STRICT,
                  reply_timeout: float = timeouts.REPLY_TIMEOUT,
-                 handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT) -> None:
+                 handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT,
+                 tls_mode: TLSMode = TLSMode.STARTTLS, mx_limit: int | None = None) -> None:
         if profile.verify and not cafile:
             raise ValueError("a verifying profile needs the CA file of the simulated public roots")
         self.network = network
         self.profile = profile
         self.reply_timeout = reply_timeout
         self.handshake_timeout = handshake_timeout
+        self.tls_mode = tls_mode
+        self.mx_limit = mx_limit
         self._context = strict_client_context(cafile) if profile.verify else opportunistic_client_context()
         self._resolver = dns.resolver.Resolver(configure=False)
         self._resolver.nameservers = [network.dns[0]]
@@ -146,9 +176,12 @@ class SMTPClient:
             for address in addresses:
                 outcome = self._attempt(host, address, sender, recipient, message, started)
                 attempts.append(outcome)
-                if outcome.delivered or _permanent(outcome):
+                if outcome.delivered or _permanent(outcome) or self._limit_reached(attempts):
                     return _with_attempts(outcome, attempts)
         return _with_attempts(attempts[-1], attempts)
+
+    def _limit_reached(self, attempts: list[Outcome]) -> bool:
+        return self.mx_limit is not None and len(attempts) >= self.mx_limit
 
     def _dns_failure(self, error: str, started: float) -> Outcome:
         return Outcome(C.DNS_FAILURE, "lookup-failed", Stage.DNS, error=error, profile=self.profile.name,
@@ -189,9 +222,13 @@ class _Session:
 
     def run(self, sender: str, recipient: str, message: bytes) -> None:
         self._connect()
+        implicit = self.client.tls_mode is TLSMode.IMPLICIT
+        if implicit:
+            self._note("implicit TLS: handshaking before the banner")
+            self._secure()
         self._expect(Stage.BANNER, None, 220)
         extensions = self._ehlo()
-        if self._starttls(extensions):
+        if not implicit and self._starttls(extensions):
             self._ehlo()
         self._expect(Stage.MAIL, f"MAIL FROM:<{sender}>", 250)
         self._expect(Stage.RCPT, f"RCPT TO:<{recipient}>", 250, 251)
@@ -237,10 +274,13 @@ class _Session:
             self._note(f"STARTTLS refused ({reply.code}): continuing in plaintext (opportunistic)")
             return False
         self._refuse_injected_plaintext()
+        self._secure()
+        return True
+
+    def _secure(self) -> None:
         self._handshake()
         if self.profile.check_revocation:
             self._check_revocation()
-        return True
 
     def _refuse_injected_plaintext(self) -> None:
         # Bytes that arrived after "220 ready" but before the handshake were
@@ -330,7 +370,8 @@ class _Session:
             duration_s=time.perf_counter() - started, profile=self.profile.name, trust=self.trust,
         )
         if stop is None:
-            return Outcome(C.DELIVERED, "", None, reply=self.last_reply, **common)  # type: ignore[arg-type]
+            return Outcome(C.DELIVERED, _delivered_reason(self.trust), None, reply=self.last_reply,
+                           **common)  # type: ignore[arg-type]
         common.update(stop.fields)
         return Outcome(stop.failure_class, stop.reason, stop.stage, error=stop.error, **common)  # type: ignore[arg-type]
 
@@ -341,6 +382,12 @@ class _Session:
 
 def _unverified_trust(tls: ssl.SSLSocket) -> Trust:
     return Trust.UNTRUSTED if tls.getpeercert(binary_form=True) else Trust.ANONYMOUS
+
+
+def _delivered_reason(trust: Trust) -> str:
+    """Name how a delivery was protected when it was not verified; a verified one needs no reason."""
+    reasons = {Trust.NONE: "plaintext", Trust.ANONYMOUS: "anonymous-tls", Trust.UNTRUSTED: "untrusted-tls"}
+    return reasons.get(trust, "")
 
 
 def _connect_reason(error: OSError) -> str:

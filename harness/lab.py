@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Iterator
 
-from .client import PROFILES, Network, SMTPClient
+from . import timeouts
+from .client import PROFILES, ClientSettings, Network, SMTPClient
 from .dns import DnsServer, Record, Zone, reverse_name
 from .eventloop import EventLoopThread
 from .outcome import Outcome
@@ -107,20 +108,32 @@ class SimulatedHost:
         self.domain = f"{variant.name}.{scenario.slug}.test"
         self.mx = f"mx.{self.domain}"
         self.recipient = f"postmaster@{self.domain}"
+        self.second_mx = f"mx2.{self.domain}"
         self.server: MailServer | None = None
+        self.second_server: MailServer | None = None  # only when the variant has a second MX
         self.records: list[Record] = []
 
     def __enter__(self) -> "SimulatedHost":
         config = self._server_config()
         self.server = MailServer(config, loop=self.lab.loop).__enter__()
+        try:
+            if self.variant.second_mx is not None:
+                self.second_server = MailServer(self._second_server_config(), loop=self.lab.loop).__enter__()
+        except BaseException:
+            self.server.__exit__(None, None, None)
+            raise
         self.records = self._records(self.server.address)
         self.lab.zone.add(self.records)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.lab.zone.remove(self.records)
-        if self.server is not None:
-            self.server.__exit__(None, None, None)
+        try:
+            if self.second_server is not None:
+                self.second_server.__exit__(None, None, None)
+        finally:
+            if self.server is not None:
+                self.server.__exit__(None, None, None)
 
     @property
     def address(self) -> HostAddress:
@@ -139,11 +152,19 @@ class SimulatedHost:
 
     def network(self) -> Network:
         assert self.server is not None, "the host is not started"
-        return Network(dns=(self.lab.dns.address, self.lab.dns.port), ports={self.server.address: self.server.port})
+        ports = {server.address: server.port for server in (self.server, self.second_server) if server}
+        return Network(dns=(self.lab.dns.address, self.lab.dns.port), ports=ports)
 
-    def client(self, profile: str | None = None) -> SMTPClient:
+    def client(self, profile: str | None = None, settings: ClientSettings | None = None) -> SMTPClient:
+        """Return a client with the variant's profile and settings, or the ones given."""
         chosen = PROFILES[profile or self.variant.profile]
-        return SMTPClient(self.network(), self.lab.cafile, chosen)
+        settings = settings or self.variant.client
+        return SMTPClient(
+            self.network(), self.lab.cafile, chosen,
+            reply_timeout=settings.reply_timeout or timeouts.REPLY_TIMEOUT,
+            handshake_timeout=settings.handshake_timeout or timeouts.HANDSHAKE_TIMEOUT,
+            tls_mode=settings.tls_mode, mx_limit=settings.mx_limit,
+        )
 
     def deliver(self, profile: str | None = None) -> Outcome:
         return self.client(profile).deliver(self.recipient)
@@ -162,12 +183,26 @@ class SimulatedHost:
         return ServerConfig(hostname=self.mx, certificate=certificate, tls=variant.tls,
                             starttls=variant.starttls, sni_certificates=sni)
 
+    def _second_server_config(self) -> ServerConfig:
+        second = self.variant.second_mx
+        assert second is not None and self.lab.pki is not None
+        certificate = self.lab.pki.issue(second.certificate.resolve(self.second_mx, self.domain))
+        return ServerConfig(hostname=self.second_mx, certificate=certificate, tls=self.variant.tls,
+                            starttls=self.variant.starttls)
+
     def _records(self, address: str) -> list[Record]:
         records = [
             Record(self.domain, "MX", f"10 {self.mx}"),
             Record(self.mx, "A", address),
             Record(reverse_name(address), "PTR", self.mx),
         ]
+        if self.second_server is not None and self.variant.second_mx is not None:
+            second_address = self.second_server.address
+            records += [
+                Record(self.domain, "MX", f"{self.variant.second_mx.preference} {self.second_mx}"),
+                Record(self.second_mx, "A", second_address),
+                Record(reverse_name(second_address), "PTR", self.second_mx),
+            ]
         for template in self.variant.records:
             records.append(template.fill(domain=self.domain, mx=self.mx, mx_address=address))
         return records

@@ -14,8 +14,9 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client import ClientSettings
 from .dns import RecordTemplate
-from .outcome import FailureClass, Outcome, Stage
+from .outcome import FailureClass, Outcome, Stage, Trust
 from .pki import CertificateSpec
 from .smtpserver import StartTLS
 from .tls import TLSSettings
@@ -41,6 +42,7 @@ class Expectation:
     alert: str | None = None
     reply_code: int | None = None
     stage: Stage | None = None
+    trust: Trust | None = None
 
     @property
     def label(self) -> str:
@@ -62,7 +64,21 @@ class Expectation:
             problems.append(f"reply code: expected {self.reply_code}, observed {observed_code}")
         if self.stage is not None and outcome.stage is not self.stage:
             problems.append(f"stage: expected {self.stage}, observed {outcome.stage}")
+        if self.trust is not None and outcome.trust is not self.trust:
+            problems.append(f"trust: expected {self.trust}, observed {outcome.trust}")
         return problems
+
+
+@dataclass(frozen=True)
+class SecondMX:
+    """A second MX host of the same domain, ``mx2.<domain>``, with its own certificate.
+
+    It shares the variant's TLS and STARTTLS settings. The first MX always
+    has preference 10, so a lower ``preference`` here puts this host first.
+    """
+
+    preference: int
+    certificate: CertificateSpec = field(default_factory=CertificateSpec)
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class Variant:
     starttls: StartTLS = StartTLS.OFFERED
     profile: str = "strict"
     records: tuple[RecordTemplate, ...] = ()  # extra DNS records, filled in per host
+    client: ClientSettings = field(default_factory=ClientSettings)
+    second_mx: SecondMX | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ class StartTLS(str, enum.Enum):
     NOT_OFFERED = "not-offered"  # not advertised, and "502" if asked anyway
     REFUSED = "refused"  # advertised, but answered "454 TLS not available"
     HANGS = "hangs"  # advertised, "220 ready", then silence
+    INJECTION = "injection"  # "220 ready" with a forged plaintext reply in the same write, then TLS
+    IMPLICIT_TLS = "implicit-tls"  # no STARTTLS: TLS from the first byte, as on port 465 (RFC 8314)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,13 @@ class _AlertFlushingSSLProtocol(asyncio.sslproto.SSLProtocol):
         super()._on_handshake_complete(handshake_exc)
 
 
+# What the injection server sends right behind its "220 ready": a complete
+# reply that a careless client would read later, inside TLS, as if the
+# server had sent it encrypted (STARTTLS response injection, Poddebniak et
+# al., "Why TLS is better without STARTTLS", USENIX Security 2021).
+INJECTED_REPLY = "250 2.0.0 forged reply sent in plaintext before the TLS handshake"
+
+
 class _Handler:
     """aiosmtpd handler that accepts every message and records it."""
 
@@ -110,14 +119,36 @@ class _HarnessSMTP(SMTP):
         self.server = server
         super().__init__(_Handler(server), **kwargs)
 
+    async def _handle_client(self) -> None:
+        # An implicit-TLS port handshakes before the banner; aiosmtpd's own
+        # loop then runs inside TLS and no longer advertises STARTTLS.
+        if self.server.config.starttls is StartTLS.IMPLICIT_TLS:
+            try:
+                await self._start_tls()
+            except TLSSetupException as error:
+                assert self._original_transport is not None
+                self._original_transport.close()
+                self.connection_lost(error)
+                return
+        await super()._handle_client()
+
     @syntax("STARTTLS", when="tls_context")
     async def smtp_STARTTLS(self, arg: str) -> None:
         behaviour = self.server.config.starttls
         if arg:
             await self.push("501 5.5.4 Syntax: STARTTLS")
             return
+        if self._tls_protocol is not None:
+            await self.push("503 5.5.1 TLS already active")
+            return
         if behaviour is StartTLS.REFUSED:
             await self.push("454 4.7.0 TLS not available due to local problem")
+            return
+        if behaviour is StartTLS.INJECTION:
+            # One write, so both replies reach the client in one segment and
+            # sit in its buffer when it starts the handshake.
+            await self.push(f"220 2.0.0 Ready to start TLS\r\n{INJECTED_REPLY}")
+            await self._start_tls()
             return
         await self.push("220 2.0.0 Ready to start TLS")
         if behaviour is StartTLS.HANGS:
