@@ -262,7 +262,8 @@ class _Session:
         if "STARTTLS" not in extensions:
             if self.profile.require_tls:
                 raise _Stop(Stage.EHLO, C.STARTTLS_NOT_SUPPORTED, "not-advertised",
-                            f"TLS is required, but was not offered by host {self.host}[{self.address}]")
+                            f"TLS is required, but was not offered by host {self.host}[{self.address}]",
+                            reply=self.last_reply)
             self._note("STARTTLS not offered: continuing in plaintext (opportunistic)")
             return False
 
@@ -291,7 +292,8 @@ class _Session:
         if self.wire.buffer:
             count = len(self.wire.buffer)
             raise _Stop(Stage.STARTTLS, C.VALIDATION_FAILURE, "starttls-injection",
-                        f"{count} bytes of plaintext followed the 220 reply to STARTTLS before the handshake")
+                        f"{count} bytes of plaintext followed the 220 reply to STARTTLS before the handshake",
+                        reply=self.last_reply)
 
     def _handshake(self) -> None:
         assert self.sock is not None and self.wire is not None
