@@ -24,6 +24,7 @@ from .lab import Lab
 from .outcome import Outcome
 from .runner import VariantResult, default_workers, run_scenarios
 from .scenario import Scenario
+from .smtpserver import StartTLS
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1  # an observed outcome differs from the expected one
@@ -266,13 +267,22 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
     print(f"serving {scenario.slug} ({variant}): {scenario.title}", file=out)
     print(f"  mail domain   {where.domain}", file=out)
     print(f"  MX host       {where.mx}", file=out)
-    print(f"  SMTP server   {where.address} port {where.port} (STARTTLS)", file=out)
+    # An implicit-TLS host handshakes before its banner, so the client commands drop STARTTLS.
+    implicit = host.variant.starttls is StartTLS.IMPLICIT_TLS
+    mode = "implicit TLS, no STARTTLS" if implicit else "STARTTLS"
+    print(f"  SMTP server   {where.address} port {where.port} ({mode})", file=out)
+    if host.second_server is not None:
+        second = host.second_server
+        print(f"  second MX     {host.second_mx} at {second.address} port {second.port} "
+              f"(preference {host.variant.second_mx.preference}; {where.mx} has 10)", file=out)
     print(f"  DNS server    {dns_address} port {dns_port} (UDP and TCP)", file=out)
     print(f"  CA file       {lab.cafile}  (the simulated public root; trust only this)", file=out)
     print("\ntry it with third-party clients:", file=out)
-    print(f"  openssl s_client -starttls smtp -connect {where.address}:{where.port} -servername {where.mx} "
+    starttls_option = "" if implicit else "-starttls smtp "
+    swaks_tls = "--tls-on-connect" if implicit else "--tls"
+    print(f"  openssl s_client {starttls_option}-connect {where.address}:{where.port} -servername {where.mx} "
           f"-CAfile {lab.cafile} -verify_return_error -verify_hostname {where.mx}", file=out)
-    print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} --tls "
+    print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} {swaks_tls} "
           f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {where.mx}", file=out)
     print(f"  dig @{dns_address} -p {dns_port} MX {where.domain}", file=out)
     print("\nready; press Ctrl-C to stop", file=out)

@@ -63,7 +63,7 @@ PROFILES = {profile.name: profile for profile in (STRICT, OPPORTUNISTIC)}
 
 
 class TLSMode(str, enum.Enum):
-    """When the client starts TLS on a connection."""
+    """The point in a connection at which the client starts TLS."""
 
     STARTTLS = "starttls"  # plaintext banner and EHLO, then STARTTLS (RFC 3207): ports 25 and 587
     IMPLICIT = "implicit"  # TLS from the first byte, before the banner (RFC 8314 section 3): port 465
@@ -74,7 +74,7 @@ class TLSMode(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Per-scenario changes to how the sender connects; None keeps the default.
+    """Per-scenario changes to the sender's connection. A field left at None keeps the default.
 
     ``reply_timeout`` and ``handshake_timeout`` replace the named defaults in
     ``timeouts`` so that a scenario about a silent peer ends in a fraction of

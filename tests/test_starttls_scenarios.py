@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
+
 import pytest
 
+from harness import timeouts
+from harness.cli import print_serve_banner
 from harness.client import ClientSettings
 from harness.outcome import FailureClass, Stage, Trust
 from harness.smtpserver import INJECTED_REPLY
@@ -188,3 +193,55 @@ def test_contrast_fix_delivers_verified_strict(scenario_host, slug):
     assert outcome.failure_class is C.DELIVERED
     assert outcome.profile == "strict"
     assert outcome.trust is Trust.VERIFIED
+
+
+def test_serve_banner_for_implicit_tls(smtp_lab, scenario_host):
+    host = scenario_host("plaintext-on-implicit-tls-port", "broken")
+    out = io.StringIO()
+
+    print_serve_banner(host.scenario, "broken", smtp_lab, host, out)
+
+    text = out.getvalue()
+    assert f"port {host.address.port} (implicit TLS, no STARTTLS)" in text
+    assert f"openssl s_client -connect {host.address.address}:{host.address.port} " in text
+    assert "-starttls" not in text
+    assert "--tls-on-connect" in text
+
+
+def test_serve_banner_lists_second_mx(smtp_lab, scenario_host):
+    host = scenario_host("second-mx-wrong-cert", "broken")
+    out = io.StringIO()
+
+    print_serve_banner(host.scenario, "broken", smtp_lab, host, out)
+
+    assert host.second_server is not None
+    assert f"second MX     {host.second_mx} at {host.second_server.address} " in out.getvalue()
+
+
+def _s_client(openssl_binary: str, host, *options: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    where = host.address
+    command = [openssl_binary, "s_client", *options, "-connect", f"{where.address}:{where.port}",
+               "-servername", where.mx, "-CAfile", host.cafile, "-verify_return_error",
+               "-verify_hostname", where.mx, "-brief", "-ign_eof"]
+    return subprocess.run(command, input=b"QUIT\r\n", capture_output=True, timeout=timeouts.TOOL_TIMEOUT)
+
+
+@pytest.mark.thirdparty
+def test_s_client_implicit_tls_reads_banner(openssl_binary, scenario_host):
+    host = scenario_host("plaintext-on-implicit-tls-port", "broken")
+
+    done = _s_client(openssl_binary, host)
+
+    assert done.returncode == 0
+    assert b"Verification: OK" in done.stderr
+    assert done.stdout.startswith(f"220 {host.mx} ".encode())
+
+
+@pytest.mark.thirdparty
+def test_s_client_without_starttls_gets_wrong_version(openssl_binary, scenario_host):
+    host = scenario_host("implicit-tls-on-submission-port", "broken")
+
+    done = _s_client(openssl_binary, host)
+
+    assert done.returncode != 0
+    assert b"wrong version number" in done.stderr
