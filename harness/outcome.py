@@ -152,4 +152,10 @@ class Outcome:
             "profile": self.profile,
             "duration_ms": round(self.duration_s * 1000, 2),
             "transcript": list(self.transcript),
+            # One entry per MX address tried, so a run shows which host failed.
+            "attempts": [
+                {"mx_host": attempt.mx_host, "mx_address": attempt.mx_address, "class": str(attempt.failure_class),
+                 "reason": attempt.reason, "verify_code": attempt.verify_code}
+                for attempt in self.attempts
+            ],
         }

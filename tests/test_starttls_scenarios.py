@@ -245,3 +245,14 @@ def test_s_client_without_starttls_gets_wrong_version(openssl_binary, scenario_h
 
     assert done.returncode != 0
     assert b"wrong version number" in done.stderr
+
+
+def test_json_outcome_lists_attempts(scenario_host):
+    host = scenario_host("second-mx-wrong-cert", "broken")
+
+    data = host.client(settings=ClientSettings()).deliver(host.recipient).to_dict()
+
+    assert [(entry["mx_host"], entry["class"], entry["verify_code"]) for entry in data["attempts"]] == [
+        (host.second_mx, "certificate-host-mismatch", 62),
+        (host.mx, "delivered", None),
+    ]
