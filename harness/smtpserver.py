@@ -22,6 +22,7 @@ import enum
 import logging
 import socket
 import ssl
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,9 +237,28 @@ class MailServer:
         self._own_loop = loop is None
         self._server: asyncio.AbstractServer | None = None
         self._sessions: set[_HarnessSMTP] = set()
+        self._recorded = threading.Condition()
 
     def record(self, event: ServerEvent) -> None:
-        self.events.append(event)
+        with self._recorded:
+            self.events.append(event)
+            self._recorded.notify_all()
+
+    def wait_for_event(self, kind: str, timeout: float = timeouts.SERVER_EVENT_TIMEOUT) -> list[ServerEvent]:
+        """Wait until the server has recorded an event of ``kind`` and return all events of that kind.
+
+        The client can finish before the server's thread logs its side (the
+        alert reaches the client first), so tests wait here instead of
+        reading ``events`` at once. Raises ServerError on timeout.
+        """
+        def matching() -> list[ServerEvent]:
+            return [event for event in self.events if event.kind == kind]
+
+        with self._recorded:
+            if not self._recorded.wait_for(matching, timeout):
+                raise ServerError(f"SMTP server {self.address}:{self.port} recorded no {kind!r} event "
+                                  f"within {timeout:g} s; recorded: {[event.kind for event in self.events]}")
+            return matching()
 
     def forget(self, session: "_HarnessSMTP") -> None:
         self._sessions.discard(session)

@@ -16,6 +16,9 @@ REPLY_TIMEOUT = 5.0
 # then goes silent is the starttls-hangs failure; this is how long we wait.
 HANDSHAKE_TIMEOUT = 5.0
 
+# A scenario file may shorten REPLY_TIMEOUT and HANDSHAKE_TIMEOUT for its own
+# client (client.reply_timeout, client.handshake_timeout), down to 0.05 s.
+
 # One DNS query to the fake DNS server, retries included (dnspython lifetime).
 DNS_TIMEOUT = 3.0
 
@@ -27,6 +30,10 @@ SERVER_START_TIMEOUT = 10.0
 
 # A server thread or event loop stopping and joining.
 SERVER_STOP_TIMEOUT = 10.0
+
+# Waiting for a server's thread to record what it saw (a TLS failure, a message)
+# after the client has already finished its side.
+SERVER_EVENT_TIMEOUT = 5.0
 
 # How long a test server keeps an idle client before closing (aiosmtpd timeout).
 SERVER_IDLE_TIMEOUT = 30.0

@@ -57,7 +57,7 @@ def test_server_logs_real_tls_error(scenario_host):
     host = scenario_host("tls10-only", "broken")
     host.deliver()
 
-    failures = [event for event in host.server.events if event.kind == "tls-failed"]
+    failures = host.server.wait_for_event("tls-failed")
     assert [event.reason for event in failures] == ["UNSUPPORTED_PROTOCOL"]
     assert failures[0].peer.startswith("127.")
 
