@@ -43,7 +43,7 @@ from .outcome import FailureClass, Stage, Trust
 from .pki import CertificateSpec, Chain, Issuer, KeyKind
 from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
 from .smtpserver import StartTLS
-from .tls import TLSSettings, Version
+from .tls import DH_GROUPS, Engine, TLSSettings, Version
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -58,7 +58,7 @@ CLIENT_TIMEOUT_DEFAULTS = {"reply_timeout": timeouts.REPLY_TIMEOUT, "handshake_t
 MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
                     "not_after_days", "chain", "revoked", "key"}
-TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level"}
+TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level", "engine", "dh_group"}
 EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
 REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6"}
@@ -175,6 +175,17 @@ class _Parser:
         profile = self.text(f"{name}.client.profile", client.get("profile", "strict"))
         if profile not in PROFILES:
             raise self.fail(f"{name}.client.profile", f"invalid value {profile!r}; use one of {', '.join(PROFILES)}")
+        tls = self.tls(f"{name}.tls", self.table(f"{name}.tls", data.get("tls", {})))
+        starttls = self.choice(f"{name}.starttls", data.get("starttls", "offered"), StartTLS)
+        if tls.engine is Engine.TLSLITE:
+            # The tlslite server presents one certificate and always offers STARTTLS.
+            if sni:
+                raise self.fail(f"{name}.sni_certificates", "not supported with tls.engine = \"tlslite\"")
+            if "second_mx" in data:
+                raise self.fail(f"{name}.second_mx", "not supported with tls.engine = \"tlslite\"")
+            if starttls is not StartTLS.OFFERED:
+                raise self.fail(f"{name}.starttls", f"invalid value {starttls.value!r} with tls.engine = "
+                                "\"tlslite\"; only \"offered\" is supported")
         return Variant(
             name=name,
             expect=self.expectation(f"{name}.expect", self.table(f"{name}.expect", data["expect"])),
@@ -183,8 +194,8 @@ class _Parser:
                 (sni_name, self.certificate(f"{name}.sni_certificates.{sni_name}", spec))
                 for sni_name, spec in sni.items()
             ),
-            tls=self.tls(f"{name}.tls", self.table(f"{name}.tls", data.get("tls", {}))),
-            starttls=self.choice(f"{name}.starttls", data.get("starttls", "offered"), StartTLS),
+            tls=tls,
+            starttls=starttls,
             profile=profile,
             records=self.records(f"{name}.dns", self.table(f"{name}.dns", data.get("dns", {}))),
             client=self.client_settings(f"{name}.client", client),
@@ -246,6 +257,13 @@ class _Parser:
             values["ciphers"] = self.text(f"{key}.ciphers", data["ciphers"])
         if "security_level" in data:
             values["security_level"] = self.integer(f"{key}.security_level", data["security_level"], 0, 5)
+        if "engine" in data:
+            values["engine"] = self.choice(f"{key}.engine", data["engine"], Engine)
+        if "dh_group" in data:
+            values["dh_group"] = self.text(f"{key}.dh_group", data["dh_group"])
+            if values["dh_group"] not in DH_GROUPS:
+                raise self.fail(f"{key}.dh_group", f"invalid value {values['dh_group']!r}; "
+                                f"use one of {', '.join(DH_GROUPS)}")
         try:
             return TLSSettings(**values)
         except ConfigurationError as error:

@@ -16,11 +16,13 @@ from . import timeouts
 from .client import PROFILES, ClientSettings, Network, SMTPClient
 from .dns import DnsServer, Record, Zone, reverse_name
 from .eventloop import EventLoopThread
+from .legacyserver import LegacyMailServer
 from .outcome import Outcome
 from .pki import CertificateSpec, SimulatedPKI
 from .repository import RepositoryServer
 from .scenario import Scenario, Variant
 from .smtpserver import MailServer, ServerConfig
+from .tls import Engine
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +111,14 @@ class SimulatedHost:
         self.mx = f"mx.{self.domain}"
         self.recipient = f"postmaster@{self.domain}"
         self.second_mx = f"mx2.{self.domain}"
-        self.server: MailServer | None = None
+        self.server: MailServer | LegacyMailServer | None = None
         self.second_server: MailServer | None = None  # only when the variant has a second MX
         self.records: list[Record] = []
 
     def __enter__(self) -> "SimulatedHost":
         config = self._server_config()
-        self.server = MailServer(config, loop=self.lab.loop).__enter__()
+        server_type = LegacyMailServer if config.tls.engine is Engine.TLSLITE else MailServer
+        self.server = server_type(config, loop=self.lab.loop).__enter__()
         try:
             if self.variant.second_mx is not None:
                 self.second_server = MailServer(self._second_server_config(), loop=self.lab.loop).__enter__()

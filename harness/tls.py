@@ -19,6 +19,7 @@ import ssl
 import threading
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import ConfigurationError
 
@@ -35,8 +36,9 @@ MICROSOFT_TLS12_CIPHERS = ":".join([
 
 
 class Version(str, enum.Enum):
-    """Protocol versions as scenario files name them."""
+    """Protocol versions as scenario files name them, oldest first."""
 
+    SSL3 = "SSLv3"  # only the tlslite engine speaks it; OpenSSL 3 has it compiled out
     TLS1_0 = "TLSv1"
     TLS1_1 = "TLSv1.1"
     TLS1_2 = "TLSv1.2"
@@ -45,11 +47,42 @@ class Version(str, enum.Enum):
     @property
     def ssl_version(self) -> ssl.TLSVersion:
         return {
+            Version.SSL3: ssl.TLSVersion.SSLv3,
             Version.TLS1_0: ssl.TLSVersion.TLSv1,
             Version.TLS1_1: ssl.TLSVersion.TLSv1_1,
             Version.TLS1_2: ssl.TLSVersion.TLSv1_2,
             Version.TLS1_3: ssl.TLSVersion.TLSv1_3,
         }[self]
+
+
+class Engine(str, enum.Enum):
+    """The TLS implementation behind a simulated server.
+
+    ``openssl`` is Python's ssl module under aiosmtpd. ``tlslite`` is
+    tlslite-ng, a pure-Python TLS stack that still speaks SSLv3, RC4 and 3DES,
+    which current OpenSSL builds no longer negotiate (see ``legacyserver``).
+    """
+
+    OPENSSL = "openssl"
+    TLSLITE = "tlslite"
+
+
+# Published finite-field Diffie-Hellman groups shipped as PEM files in
+# harness/dhgroups/. They are never generated at run time: generation is slow,
+# and a published group is what real servers were configured with.
+DH_GROUPS = {
+    # RFC 2409 section 6.2, the Second Oakley Group: a 1024-bit safe prime, g = 2.
+    "rfc2409-group2": "rfc2409-group2.pem",
+    # RFC 7919 appendix A.1, ffdhe2048: the 2048-bit group TLS clients recognise by name.
+    "ffdhe2048": "rfc7919-ffdhe2048.pem",
+}
+
+
+def dh_group_file(name: str) -> Path:
+    """Return the PEM file of a published DH group named in ``DH_GROUPS``."""
+    if name not in DH_GROUPS:
+        raise ConfigurationError(f"unknown DH group {name!r}; use one of {', '.join(DH_GROUPS)}")
+    return Path(__file__).resolve().parent / "dhgroups" / DH_GROUPS[name]
 
 
 @dataclass(frozen=True)
@@ -61,12 +94,19 @@ class TLSSettings:
     ``max_version`` to TLS 1.2. ``security_level`` is OpenSSL's @SECLEVEL:
     OpenSSL 3 refuses TLS 1.0/1.1 (their SHA-1 signatures), RSA-1024 and
     SHA-1 certificates above level 0, so servers that reproduce those need 0.
+
+    ``engine`` picks the TLS implementation. With ``tlslite``, ``ciphers`` is
+    a colon-separated list of tlslite-ng cipher names (``rc4``, ``3des``,
+    ``aes128``, ``aes128gcm``, ...) or ``DEFAULT``. ``dh_group`` names a
+    published group from ``DH_GROUPS`` for DHE suites (OpenSSL engine only).
     """
 
     min_version: Version = Version.TLS1_2
     max_version: Version = Version.TLS1_3
     ciphers: str = "DEFAULT"
     security_level: int | None = None
+    engine: Engine = Engine.OPENSSL
+    dh_group: str | None = None
 
     def __post_init__(self) -> None:
         order = list(Version)
@@ -74,10 +114,18 @@ class TLSSettings:
             raise ConfigurationError(
                 f"TLS min_version {self.min_version.value} is above max_version {self.max_version.value}"
             )
+        if self.engine is Engine.OPENSSL and self.min_version is Version.SSL3:
+            raise ConfigurationError("OpenSSL 3 cannot speak SSLv3; set engine = \"tlslite\" to reproduce it")
+        if self.dh_group is not None:
+            dh_group_file(self.dh_group)
+            if self.engine is not Engine.OPENSSL:
+                raise ConfigurationError("dh_group works with engine = \"openssl\" only")
+        if self.engine is Engine.TLSLITE:
+            _check_tlslite_settings(self)
 
     @property
     def legacy(self) -> bool:
-        return self.min_version in (Version.TLS1_0, Version.TLS1_1)
+        return self.min_version in (Version.SSL3, Version.TLS1_0, Version.TLS1_1)
 
 
 # Setting TLS 1.0 or 1.1 on a context raises a DeprecationWarning in Python
@@ -92,6 +140,26 @@ def _set_versions(context: ssl.SSLContext, low: Version, high: Version) -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"ssl\.TLSVersion\.TLSv1")
         context.minimum_version = low.ssl_version
         context.maximum_version = high.ssl_version
+
+
+def _check_tlslite_settings(settings: TLSSettings) -> None:
+    # Imported here so that a plain OpenSSL run never loads tlslite-ng.
+    from tlslite.handshakesettings import ALL_CIPHER_NAMES
+
+    unknown = [name for name in tlslite_cipher_names(settings.ciphers) if name not in ALL_CIPHER_NAMES]
+    if unknown:
+        raise ConfigurationError(
+            f"tlslite-ng knows no cipher {unknown[0]!r}; use DEFAULT or names from {', '.join(ALL_CIPHER_NAMES)}"
+        )
+    if settings.security_level is not None:
+        raise ConfigurationError("security_level is an OpenSSL setting; remove it when engine = \"tlslite\"")
+
+
+def tlslite_cipher_names(ciphers: str) -> list[str]:
+    """Split a tlslite cipher list; ``DEFAULT`` gives an empty list, meaning tlslite's defaults."""
+    if ciphers.strip().upper() == "DEFAULT":
+        return []
+    return [name.strip() for name in ciphers.split(":") if name.strip()]
 
 
 def server_context(settings: TLSSettings, certfile: str, keyfile: str) -> ssl.SSLContext:
@@ -114,7 +182,22 @@ def server_context(settings: TLSSettings, certfile: str, keyfile: str) -> ssl.SS
             f"OpenSSL refused the certificate {certfile}: {error.reason or error}; a weak key or "
             "SHA-1 signature needs security_level = 0"
         ) from error
+    if settings.dh_group is not None:
+        _load_dh_group(context, settings.dh_group)
     return context
+
+
+def _load_dh_group(context: ssl.SSLContext, name: str) -> None:
+    # Without DH parameters OpenSSL offers no DHE suite at all. OpenSSL 3
+    # refuses a group smaller than the security level allows (1024 bits
+    # needs security_level 1 or lower) with "dh key too small".
+    try:
+        context.load_dh_params(str(dh_group_file(name)))
+    except ssl.SSLError as error:
+        raise ConfigurationError(
+            f"OpenSSL refused DH group {name!r}: {error.reason or error}; a 1024-bit group needs "
+            "security_level = 1 or lower"
+        ) from error
 
 
 def strict_client_context(cafile: str) -> ssl.SSLContext:
