@@ -12,8 +12,12 @@ from __future__ import annotations
 import functools
 import socket
 import ssl
+import threading
 
+from . import timeouts
+from .errors import ConfigurationError
 from .pki import CertificateSpec, SimulatedPKI
+from .tlslite_import import tlslite_api
 from .tls import TLSSettings, Version, _set_versions, server_context
 
 
@@ -63,7 +67,68 @@ def missing(requirement: str, pki: SimulatedPKI) -> str | None:
         return _tls_version_reason(version, str(issued.certfile), str(issued.keyfile))
     if requirement == "ipv6":
         return _ipv6_reason()
+    if requirement == "tlslite":
+        return _tlslite_reason()
+    if requirement == "dh1024":
+        issued = pki.issue(CertificateSpec(names=("capability.test",)))
+        return _dh1024_reason(str(issued.certfile), str(issued.keyfile))
     return f"unknown capability {requirement!r}"
+
+
+@functools.lru_cache(maxsize=None)
+def _tlslite_reason() -> str | None:
+    try:
+        tlslite_api()
+    except ImportError as error:
+        return f"tlslite-ng, which plays the SSLv3, RC4 and 3DES servers, cannot be imported: {error}"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _dh1024_reason(certfile: str, keyfile: str) -> str | None:
+    """Check that the local OpenSSL serves DHE with a 1024-bit group at security level 1.
+
+    Builds with a system-wide policy above level 1 (Fedora and RHEL crypto
+    policies, for example) refuse to load such a group at all.
+    """
+    settings = TLSSettings(max_version=Version.TLS1_2, ciphers="DHE-RSA-AES128-GCM-SHA256",
+                           security_level=1, dh_group="rfc2409-group2")
+    try:
+        server = server_context(settings, certfile, keyfile)
+    except ConfigurationError as error:
+        return f"{ssl.OPENSSL_VERSION} cannot serve a 1024-bit DH group: {error}"
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    client.set_ciphers("DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0")
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    error = _handshake_error(server, client)
+    return f"{ssl.OPENSSL_VERSION} cannot negotiate DHE with a 1024-bit group: {error}" if error else None
+
+
+def _handshake_error(server: ssl.SSLContext, client: ssl.SSLContext) -> BaseException | None:
+    """Run one handshake over a socket pair; return the client's error, or None."""
+    left, right = socket.socketpair()
+    left.settimeout(timeouts.HANDSHAKE_TIMEOUT)
+    right.settimeout(timeouts.HANDSHAKE_TIMEOUT)
+
+    def accept() -> None:
+        try:
+            server.wrap_socket(right, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            pass  # the client's side of the failure is the one reported
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        client.wrap_socket(left).close()
+    except (ssl.SSLError, OSError) as error:
+        return error
+    finally:
+        thread.join(timeouts.HANDSHAKE_TIMEOUT)
+        left.close()
+        right.close()
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -61,7 +61,7 @@ CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_b
 TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level", "engine", "dh_group"}
 EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
-REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6"}
+REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6", "tlslite", "dh1024"}
 
 
 def default_root() -> Path:

@@ -28,6 +28,7 @@ from .loopback import allocate_address, require_loopback
 from .pki import IssuedCertificate
 from .smtpserver import ServerConfig, ServerEvent, StartTLS
 from .tls import Engine, TLSSettings, Version, tlslite_cipher_names
+from .tlslite_import import tlslite_api
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,7 @@ def check_config(config: ServerConfig) -> None:
 
 def handshake_settings(tls: TLSSettings):  # type: ignore[no-untyped-def]
     """Translate a scenario's TLS settings into tlslite-ng's ``HandshakeSettings``."""
-    from tlslite.api import HandshakeSettings
-
-    settings = HandshakeSettings()
+    settings = tlslite_api().HandshakeSettings()
     low, high = _WIRE_VERSIONS[tls.min_version], _WIRE_VERSIONS[tls.max_version]
     settings.minVersion, settings.maxVersion = low, high
     # tlslite also keeps the list it checks a client's supported_versions
@@ -80,11 +79,10 @@ def handshake_settings(tls: TLSSettings):  # type: ignore[no-untyped-def]
 
 
 def _load_credentials(issued: IssuedCertificate) -> _Credentials:
-    from tlslite.api import X509CertChain, parsePEMKey
-
-    chain = X509CertChain()
+    api = tlslite_api()
+    chain = api.X509CertChain()
     chain.parsePemList(issued.certfile.read_text())
-    key = parsePEMKey(issued.keyfile.read_text(), private=True)
+    key = api.parsePEMKey(issued.keyfile.read_text(), private=True)
     return _Credentials(chain, key)
 
 
@@ -111,11 +109,27 @@ class LegacyMailServer:
         self._acceptor: threading.Thread | None = None
         self._sessions: dict[threading.Thread, socket.socket] = {}
         self._lock = threading.Lock()
+        self._events_changed = threading.Condition(self._lock)
         self._credentials: _Credentials | None = None
 
     def record(self, event: ServerEvent) -> None:
-        with self._lock:
+        with self._events_changed:
             self.events.append(event)
+            self._events_changed.notify_all()
+
+    def wait_for_event(self, kind: str, timeout: float = timeouts.SERVER_EVENT_TIMEOUT) -> list[ServerEvent]:
+        """Wait until the server has recorded an event of ``kind`` and return all events of that kind.
+
+        Same contract as ``MailServer.wait_for_event``: raises ServerError on timeout.
+        """
+        def matching() -> list[ServerEvent]:
+            return [event for event in self.events if event.kind == kind]
+
+        with self._events_changed:
+            if not self._events_changed.wait_for(matching, timeout):
+                raise ServerError(f"SMTP server {self.address}:{self.port} recorded no {kind!r} event "
+                                  f"within {timeout:g} s; recorded: {[event.kind for event in self.events]}")
+            return matching()
 
     # Lifecycle
 
@@ -318,13 +332,12 @@ class _Session:
     # TLS
 
     def handshake(self) -> bool:
-        from tlslite.api import TLSConnection, TLSError
-
-        connection = TLSConnection(self.stream)
+        api = tlslite_api()
+        connection = api.TLSConnection(self.stream)
         try:
             connection.handshakeServer(certChain=self.credentials.chain, privateKey=self.credentials.key,
                                        settings=handshake_settings(self.config.tls))
-        except (TLSError, OSError) as error:
+        except (api.TLSError, OSError) as error:
             self._record_failure(error)
             return False
         self.stream = connection
@@ -339,10 +352,8 @@ class _Session:
     def _record_failure(self, error: Exception) -> None:
         # tlslite-ng reports the alert it sent (TLSLocalAlert) or received
         # (TLSRemoteAlert) by its RFC 8446 section 6 name, e.g. handshake_failure.
-        from tlslite.api import AlertDescription
-
         description = getattr(error, "description", None)
-        reason = AlertDescription.toStr(description) if description is not None else type(error).__name__
+        reason = tlslite_api().AlertDescription.toStr(description) if description is not None else type(error).__name__
         log.warning("%s TLS handshake failed: %s", self.peer, error)
         self.server.record(ServerEvent(self.peer, "tls-failed", str(error) or repr(error), reason))
 

@@ -144,8 +144,9 @@ def _set_versions(context: ssl.SSLContext, low: Version, high: Version) -> None:
 
 def _check_tlslite_settings(settings: TLSSettings) -> None:
     # Imported here so that a plain OpenSSL run never loads tlslite-ng.
-    from tlslite.handshakesettings import ALL_CIPHER_NAMES
+    from .tlslite_import import tlslite_cipher_names_known
 
+    ALL_CIPHER_NAMES = tlslite_cipher_names_known()
     unknown = [name for name in tlslite_cipher_names(settings.ciphers) if name not in ALL_CIPHER_NAMES]
     if unknown:
         raise ConfigurationError(
