@@ -5,8 +5,8 @@ its default provider, so Python's ssl module cannot play a server that
 offers only those. tlslite-ng is a pure-Python TLS implementation that still
 negotiates them. ``LegacyMailServer`` speaks the real SMTP dialogue (RFC 5321)
 up to STARTTLS (RFC 3207), then runs tlslite-ng's server handshake on the
-same socket and continues the dialogue inside TLS, so a client sees the same
-bytes on the wire as from an old MTA: the same records, the same alerts.
+same socket and continues the dialogue inside TLS. A client therefore sees
+the records and alerts an old MTA would send.
 
 It has the interface of ``smtpserver.MailServer`` (a context manager with
 ``address``, ``port`` and ``events``) and serves each connection in its own
@@ -41,7 +41,9 @@ _WIRE_VERSIONS = {
     Version.TLS1_3: (3, 4),
 }
 
-_MAX_LINE = 4096  # RFC 5321 section 4.5.3.1.4 allows 512 octets a command line; be generous
+# RFC 5321 section 4.5.3.1.4 allows 512 octets a command line. Text lines in DATA
+# may reach 1000, so the server accepts up to 4096 before it gives up.
+_MAX_LINE = 4096
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class LegacyMailServer:
                 try:
                     sock, peer = self._listener.accept()
                 except OSError as error:
+                    log.error("SMTP server %s:%d failed to accept: %r", self.address, self.port, error)
                     self.errors.append(error)
                     return
                 self._start_session(sock, peer[0])

@@ -38,7 +38,7 @@ MICROSOFT_TLS12_CIPHERS = ":".join([
 class Version(str, enum.Enum):
     """Protocol versions as scenario files name them, oldest first."""
 
-    SSL3 = "SSLv3"  # only the tlslite engine speaks it; OpenSSL 3 has it compiled out
+    SSL3 = "SSLv3"  # only the tlslite engine speaks it, because OpenSSL 3 has it compiled out
     TLS1_0 = "TLSv1"
     TLS1_1 = "TLSv1.1"
     TLS1_2 = "TLSv1.2"

@@ -1,9 +1,9 @@
 """Protocol, cipher-suite and key-exchange scenarios: each broken variant fails exactly, each fix delivers.
 
 The SSLv3, RC4 and 3DES servers run on tlslite-ng because OpenSSL 3 cannot
-play them; the tests here also check that those servers really negotiate
-the legacy protocol or suite when a client asks for it, so a "no shared
-cipher" result is the server's choice, not a broken server.
+play them. The tests also check that those servers really negotiate the
+legacy protocol or suite when a client asks for it. A "no shared cipher"
+result is then the server's choice, not a broken server.
 """
 
 from __future__ import annotations
