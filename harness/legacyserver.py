@@ -208,6 +208,10 @@ class LegacyMailServer:
             _Session(self, sock, peer, self._credentials).run()
         except (OSError, _Closed):
             pass  # the client went away or the server is stopping
+        except tlslite_api().TLSError as error:
+            # Inside TLS: a client that closes without close_notify, or a bad
+            # record. A real MTA logs it and drops the session, and so does this one.
+            log.warning("%s TLS session ended: %r", peer, error)
         except Exception as error:  # a bug here must fail the run, not vanish with the thread
             log.error("%s SMTP session failed: %r", peer, error)
             self.errors.append(error)
