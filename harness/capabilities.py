@@ -107,7 +107,7 @@ def _dh1024_reason(certfile: str, keyfile: str) -> str | None:
 
 
 def _handshake_error(server: ssl.SSLContext, client: ssl.SSLContext) -> BaseException | None:
-    """Run one handshake over a socket pair; return the client's error, or None."""
+    """Run one handshake over a socket pair and return the client's error, or None on success."""
     left, right = socket.socketpair()
     left.settimeout(timeouts.HANDSHAKE_TIMEOUT)
     right.settimeout(timeouts.HANDSHAKE_TIMEOUT)

@@ -62,7 +62,7 @@ def check_config(config: ServerConfig) -> None:
         raise ConfigurationError(f"the tlslite engine supports starttls = \"offered\" only, "
                                  f"not {config.starttls.value!r}")
     if config.sni_certificates:
-        raise ConfigurationError("the tlslite engine presents one certificate; remove sni_certificates")
+        raise ConfigurationError("the tlslite engine presents one certificate. Remove sni_certificates")
 
 
 def handshake_settings(tls: TLSSettings):  # type: ignore[no-untyped-def]
@@ -71,7 +71,7 @@ def handshake_settings(tls: TLSSettings):  # type: ignore[no-untyped-def]
     low, high = _WIRE_VERSIONS[tls.min_version], _WIRE_VERSIONS[tls.max_version]
     settings.minVersion, settings.maxVersion = low, high
     # tlslite also keeps the list it checks a client's supported_versions
-    # extension against (RFC 8446 section 4.2.1); it must match the range.
+    # extension against (RFC 8446 section 4.2.1), and it must match the range.
     settings.versions = [version for version in sorted(_WIRE_VERSIONS.values(), reverse=True)
                          if low <= version <= high]
     names = tlslite_cipher_names(tls.ciphers)
@@ -292,8 +292,8 @@ class _Session:
             self.reply("503 5.5.1 Error: TLS already active")
             return True
         self.reply("220 2.0.0 Ready to start TLS")
-        # Plaintext pipelined after STARTTLS is dropped, as RFC 3207 section
-        # 4.2 requires and as Postfix does since CVE-2011-0411.
+        # Plaintext pipelined after STARTTLS is dropped, as Postfix does since
+        # CVE-2011-0411: answering it inside TLS would let an attacker inject commands.
         self.buffer = b""
         return self.handshake()
 

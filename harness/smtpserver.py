@@ -72,7 +72,9 @@ class ServerEvent:
     peer: str
     kind: str  # "tls-established", "tls-failed", "message"
     detail: str
-    reason: str | None = None  # OpenSSL's reason token, e.g. UNSUPPORTED_PROTOCOL
+    # OpenSSL's reason token, e.g. UNSUPPORTED_PROTOCOL. The tlslite-ng server
+    # (legacyserver) gives the TLS alert name instead, e.g. handshake_failure.
+    reason: str | None = None
 
 
 class _AlertFlushingSSLProtocol(asyncio.sslproto.SSLProtocol):

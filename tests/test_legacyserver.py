@@ -127,8 +127,8 @@ def test_unsupported_config_is_rejected(smtp_lab, change, problem):
 
 
 def test_plaintext_pipelined_after_starttls_is_dropped(legacy_server):
-    # RFC 3207 section 4.2: nothing sent before the handshake may be answered
-    # inside TLS, or an attacker could inject commands (CVE-2011-0411).
+    # Replying inside TLS to plaintext sent before the handshake would let an
+    # attacker inject commands (CVE-2011-0411), so the server drops it.
     client = _Dialogue(legacy_server)
     client.send("EHLO client.test")
     client.sock.sendall(b"STARTTLS\r\nRSET\r\n")

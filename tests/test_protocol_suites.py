@@ -12,6 +12,7 @@ import ssl
 
 import pytest
 
+from harness import capabilities
 from harness.outcome import FailureClass, Stage, Trust
 from harness.tls import MICROSOFT_TLS12_CIPHERS
 from harness.tlslite_import import tlslite_api
@@ -136,3 +137,23 @@ def test_dh1024_fixed_keeps_dhe_with_ffdhe2048(scenario_host):
 
     with context.wrap_socket(sock, server_hostname=host.mx) as tls:
         assert tls.cipher()[0] == "DHE-RSA-AES256-GCM-SHA384"
+
+
+@pytest.mark.parametrize("requirement", ["tlslite", "dh1024"])
+def test_capability_probe_passes_here(smtp_lab, requirement):
+    # Both work on the OpenSSL 3.0 and Python 3.11 this suite targets; a
+    # machine without them skips the scenarios with the probe's reason.
+    assert capabilities.missing(requirement, smtp_lab.pki) is None
+
+
+def test_handshake_probe_reports_the_client_error():
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+
+    error = capabilities._handshake_error(server, client)
+
+    # The server has no certificate, so it finds no suite to offer.
+    assert isinstance(error, ssl.SSLError)
+    assert error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
