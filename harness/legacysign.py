@@ -1,10 +1,11 @@
 """Certificates signed with SHA-1, which cryptography no longer produces.
 
-cryptography (since 41 for signing) raises UnsupportedAlgorithm when asked to
-sign a certificate with SHA-1, yet SHA-1-signed leaves still turn up on mail
-servers, and a strict sender must refuse them: OpenSSL 3 gives SHA-1 63 bits
-of security, below the 80 bits of security level 1, so verification fails
-with verify code 68, "CA signature digest algorithm too weak".
+cryptography (50.0 on this machine) raises UnsupportedAlgorithm, "Hash
+algorithm "sha1" not supported for signatures", when a certificate builder is
+asked to sign with SHA-1. SHA-1-signed leaves still turn up on mail servers,
+and a strict sender must reject them. OpenSSL 3 rates a SHA-1 signature below
+the 80 bits of security level 1, so verification fails with verify code 68,
+"CA signature digest algorithm too weak".
 
 The workaround builds the certificate as usual with SHA-256, then rewrites it:
 the signature algorithm identifier inside the to-be-signed part (TBS) and the
@@ -28,9 +29,10 @@ _SHA1_WITH_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
 
 
 def resign_with_sha1(certificate: x509.Certificate, issuer_key: rsa.RSAPrivateKey) -> x509.Certificate:
-    """Return ``certificate`` re-signed by ``issuer_key`` with sha1WithRSAEncryption.
+    """Re-sign ``certificate`` with ``issuer_key`` and sha1WithRSAEncryption, and return the result.
 
-    ``certificate`` must have been signed with sha256WithRSAEncryption.
+    ``certificate`` must have been signed with sha256WithRSAEncryption, so
+    that its TBS names that algorithm exactly once.
     """
     tbs = certificate.tbs_certificate_bytes
     if tbs.count(_SHA256_WITH_RSA) != 1:

@@ -6,8 +6,8 @@ system store) signs one intermediate, which issues the leaves of healthy mail
 hosts, just as public CAs issue from an intermediate and never from the root.
 A second root, which no client trusts, issues the leaves of "untrusted root"
 hosts. A leaf can also sign itself (self-signed). trustme's CAs have ECDSA
-keys; a second trusted intermediate with an RSA key is created on first use,
-for leaves whose defect needs an RSA signature (SHA-1 with RSA).
+keys. A second trusted intermediate with an RSA key is created on first use,
+because a SHA-1-signed leaf needs an RSA issuer.
 
 Revocation data comes from the PKI repository on loopback: a CRL per issuer,
 and an OCSP responder (RFC 6960) for leaves whose Authority Information
@@ -79,7 +79,7 @@ class SignatureHash(str, enum.Enum):
 
 
 class RevocationSource(str, enum.Enum):
-    """Where a leaf tells clients to check its revocation status."""
+    """The revocation pointer a leaf carries: a CRL distribution point or an OCSP responder."""
 
     CRL = "crl"  # a CRL distribution point on the PKI repository
     OCSP = "ocsp"  # an OCSP responder in Authority Information Access, no CRL

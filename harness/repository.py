@@ -124,7 +124,7 @@ class RepositoryServer:
 
 
 class UnansweredEndpoint:
-    """A loopback address where connections are accepted by the kernel and never answered.
+    """A loopback address where the kernel accepts connections and nobody ever replies.
 
     This is a CRL distribution point or OCSP responder behind a firewall
     that drops the replies, or a repository host that hangs: the client's

@@ -162,7 +162,7 @@ def check_crl(leaf: x509.Certificate, issuer: x509.Certificate,
 
 def check_ocsp(leaf: x509.Certificate, issuer: x509.Certificate,
                now: datetime.datetime | None = None) -> RevocationResult:
-    """Ask the leaf's OCSP responder about it (RFC 6960) and verify the answer against the issuer."""
+    """Query the leaf's OCSP responder (RFC 6960) and verify the response against the issuer."""
     url = ocsp_urls(leaf)[0]
     request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
     try:
