@@ -40,7 +40,7 @@ from .client import PROFILES, ClientSettings, TLSMode
 from .dns import RecordTemplate
 from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
 from .outcome import FailureClass, Stage, Trust
-from .pki import CertificateSpec, Chain, Issuer, KeyKind
+from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash
 from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
 from .smtpserver import StartTLS
 from .tls import DH_GROUPS, Engine, TLSSettings, Version
@@ -57,7 +57,7 @@ SECOND_MX_KEYS = {"preference", "certificate"}
 CLIENT_TIMEOUT_DEFAULTS = {"reply_timeout": timeouts.REPLY_TIMEOUT, "handshake_timeout": timeouts.HANDSHAKE_TIMEOUT}
 MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
-                    "not_after_days", "chain", "revoked", "key"}
+                    "not_after_days", "chain", "revoked", "key", "signature", "revocation"}
 TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level", "engine", "dh_group"}
 EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
@@ -241,11 +241,26 @@ class _Parser:
             changes["chain"] = self.choice(f"{key}.chain", data["chain"], Chain)
         if "key" in data:
             changes["key"] = self.choice(f"{key}.key", data["key"], KeyKind)
+        if "signature" in data:
+            changes["signature"] = self.choice(f"{key}.signature", data["signature"], SignatureHash)
+        if "revocation" in data:
+            changes["revocation"] = self.choice(f"{key}.revocation", data["revocation"], RevocationSource)
         spec = dataclasses.replace(CertificateSpec(), **changes)
+        self.check_signature(key, spec)
         if spec.not_before_days >= spec.not_after_days:
             raise self.fail(f"{key}.not_after_days", f"{spec.not_after_days} must be later than "
                             f"not_before_days {spec.not_before_days}")
         return spec
+
+    def check_signature(self, key: str, spec: CertificateSpec) -> None:
+        # Only an RSA key can make a sha1WithRSAEncryption signature, and the
+        # CAs other than public-rsa have ECDSA keys.
+        if spec.signature is not SignatureHash.SHA1:
+            return
+        rsa_self_signed = spec.issuer is Issuer.SELF and spec.key in (KeyKind.RSA2048, KeyKind.RSA1024)
+        if spec.issuer is not Issuer.PUBLIC_RSA and not rsa_self_signed:
+            raise self.fail(f"{key}.signature", f"sha1 needs an RSA issuer, but issuer {spec.issuer.value!r} "
+                            f"with key {spec.key.value!r} has none; use issuer public-rsa")
 
     def tls(self, key: str, data: dict[str, Any]) -> TLSSettings:
         self.check_keys(key, data, TLS_KEYS)

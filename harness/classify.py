@@ -38,6 +38,8 @@ VERIFY_CODES: dict[int, tuple[FailureClass, str]] = {
     66: (C.VALIDATION_FAILURE, "key-too-weak"),  # EE certificate key too weak
     67: (C.VALIDATION_FAILURE, "key-too-weak"),  # CA certificate key too weak
     68: (C.VALIDATION_FAILURE, "weak-signature"),  # CA signature digest algorithm too weak
+    74: (C.VALIDATION_FAILURE, "ocsp-unavailable"),  # OCSP verification failed
+    75: (C.VALIDATION_FAILURE, "ocsp-unknown"),  # OCSP unknown cert
 }
 
 # OpenSSL reason token -> our reason, for handshakes that fail before or

@@ -36,7 +36,7 @@ from . import timeouts
 from .classify import classify_tls_error, classify_verify_code
 from .loopback import is_loopback
 from .outcome import FailureClass, Outcome, Reply, Stage, Trust
-from .revocation import check_crl
+from .revocation import check_revocation
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
 from .tls import opportunistic_client_context, strict_client_context
 
@@ -323,7 +323,7 @@ class _Session:
         chain = self.sock._sslobj.get_verified_chain()  # type: ignore[union-attr]
         # NOTE: private in Python 3.11 and 3.12, public as SSLSocket.get_verified_chain() from 3.13.
         leaf, issuer = (x509.load_der_x509_certificate(cert.public_bytes(2)) for cert in chain[:2])
-        result = check_crl(leaf, issuer)
+        result = check_revocation(leaf, issuer)
         self._note(f"revocation: {result.message}")
         if not result.good:
             assert result.verify_code is not None

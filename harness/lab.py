@@ -18,8 +18,8 @@ from .dns import DnsServer, Record, Zone, reverse_name
 from .eventloop import EventLoopThread
 from .legacyserver import LegacyMailServer
 from .outcome import Outcome
-from .pki import CertificateSpec, SimulatedPKI
-from .repository import RepositoryServer
+from .pki import ISSUER_SLUGS, CertificateSpec, SimulatedPKI
+from .repository import RepositoryServer, UnansweredEndpoint
 from .scenario import Scenario, Variant
 from .smtpserver import MailServer, ServerConfig
 from .tls import Engine
@@ -32,6 +32,7 @@ class Lab:
 
     def __init__(self) -> None:
         self.repository = RepositoryServer()
+        self.unanswered = UnansweredEndpoint()
         self.zone = Zone()
         self.dns = DnsServer(self.zone)
         self.loop = EventLoopThread()
@@ -41,9 +42,11 @@ class Lab:
     def __enter__(self) -> "Lab":
         try:
             self._enter(self.repository)
-            self.pki = self._enter(SimulatedPKI(self.repository.base_url))
-            for issuer in ("public-intermediate", "untrusted-root"):
+            self._enter(self.unanswered)
+            self.pki = self._enter(SimulatedPKI(self.repository.base_url, unreachable_url=self.unanswered.base_url))
+            for issuer in ISSUER_SLUGS:
                 self.repository.publish(f"/crl/{issuer}.crl", self._crl_route(issuer))
+                self.repository.publish(f"/ocsp/{issuer}", self._ocsp_route(issuer))
             self._enter(self.dns)
             self._enter(self.loop)
         except BaseException:
@@ -62,6 +65,13 @@ class Lab:
             der = self.pki.crl_der(issuer)
             return ("application/pkix-crl", der) if der is not None else None
         return serve_crl
+
+    def _ocsp_route(self, issuer: str):  # type: ignore[no-untyped-def]
+        def serve_ocsp(request: bytes) -> tuple[str, bytes] | None:
+            assert self.pki is not None
+            der = self.pki.ocsp_response_der(issuer, request)
+            return ("application/ocsp-response", der) if der is not None else None
+        return serve_ocsp
 
     def __exit__(self, *exc_info: object) -> None:
         errors = []

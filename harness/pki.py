@@ -5,7 +5,13 @@ trusts. One root CA (the trust anchor the strict client loads instead of the
 system store) signs one intermediate, which issues the leaves of healthy mail
 hosts, just as public CAs issue from an intermediate and never from the root.
 A second root, which no client trusts, issues the leaves of "untrusted root"
-hosts. A leaf can also sign itself (self-signed).
+hosts. A leaf can also sign itself (self-signed). trustme's CAs have ECDSA
+keys. A second trusted intermediate with an RSA key is created on first use,
+because a SHA-1-signed leaf needs an RSA issuer.
+
+Revocation data comes from the PKI repository on loopback: a CRL per issuer,
+and an OCSP responder (RFC 6960) for leaves whose Authority Information
+Access names one.
 
 Dates are fixed relative to the moment the PKI is created (``now``), never
 "valid for one day": an expired leaf expired a day before ``now`` and a valid
@@ -32,7 +38,11 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from .errors import ConfigurationError
+from .legacysign import resign_with_sha1
+from .revocation import build_ocsp_response
 
 ORGANIZATION = "smtp-tls-harness simulated PKI"
 
@@ -51,6 +61,7 @@ class Issuer(str, enum.Enum):
     PUBLIC = "public"  # the trusted intermediate, as a public CA would
     UNTRUSTED = "untrusted"  # a root that no client trusts
     SELF = "self"  # the leaf signs itself
+    PUBLIC_RSA = "public-rsa"  # a second trusted intermediate, with an RSA key
 
 
 class Chain(str, enum.Enum):
@@ -58,6 +69,21 @@ class Chain(str, enum.Enum):
 
     FULL = "full"  # leaf and intermediate, as RFC 8446 section 4.4.2 expects
     LEAF_ONLY = "leaf-only"  # the intermediate is missing
+
+
+class SignatureHash(str, enum.Enum):
+    """The digest of the issuer's signature on a leaf."""
+
+    SHA256 = "sha256"
+    SHA1 = "sha1"  # refused by OpenSSL 3 at security level 1 and above (verify code 68)
+
+
+class RevocationSource(str, enum.Enum):
+    """The revocation pointer a leaf carries: a CRL distribution point or an OCSP responder."""
+
+    CRL = "crl"  # a CRL distribution point on the PKI repository
+    OCSP = "ocsp"  # an OCSP responder in Authority Information Access, no CRL
+    CRL_UNREACHABLE = "crl-unreachable"  # a CRL distribution point that never answers
 
 
 @dataclass(frozen=True)
@@ -68,7 +94,9 @@ class CertificateSpec:
     replaced by the variant's MX host name and mail domain. The common name is
     the first name unless ``common_name`` is given. With ``subject_alt_name``
     False the leaf carries its name in the common name only, which strict
-    clients no longer accept (RFC 6125 section 6.4.4).
+    clients no longer accept (RFC 6125 section 6.4.4). ``signature`` SHA1
+    needs an RSA issuer (``public-rsa``, ``untrusted`` or ``self`` with an
+    RSA key). ``revocation`` applies to leaves of the trusted issuers.
     """
 
     issuer: Issuer = Issuer.PUBLIC
@@ -80,6 +108,8 @@ class CertificateSpec:
     chain: Chain = Chain.FULL
     revoked: bool = False
     key: KeyKind = KeyKind.RSA2048
+    signature: SignatureHash = SignatureHash.SHA256
+    revocation: RevocationSource = RevocationSource.CRL
 
     def resolve(self, mx: str, domain: str) -> "CertificateSpec":
         """Return a copy with ``{mx}`` and ``{domain}`` replaced in every name."""
@@ -133,18 +163,26 @@ class _Authority:
         self.pem = ca.cert_pem.bytes()
 
 
+# Every issuer that publishes a CRL and answers OCSP, by slug.
+ISSUER_SLUGS = ("public-intermediate", "public-rsa-intermediate", "untrusted-root")
+
+
 class SimulatedPKI:
     """The trust anchors and issuers of one run, and the leaves issued so far.
 
     ``repository_url`` is the base URL of the PKI repository server on
-    loopback; leaves from the public intermediate carry a CRL distribution
-    point under it, like leaves from public CAs do.
+    loopback; leaves from the public intermediates carry a CRL distribution
+    point under it, like leaves from public CAs do, or an OCSP responder URL.
+    ``unreachable_url`` is the base URL of an endpoint that accepts TCP
+    connections and never answers; "crl-unreachable" leaves point there.
     """
 
-    def __init__(self, repository_url: str | None = None, now: datetime.datetime | None = None) -> None:
+    def __init__(self, repository_url: str | None = None, now: datetime.datetime | None = None,
+                 unreachable_url: str | None = None) -> None:
         current = now or datetime.datetime.now(datetime.timezone.utc)
         self.now = current.replace(second=0, microsecond=0)
         self.repository_url = repository_url.rstrip("/") if repository_url else None
+        self.unreachable_url = unreachable_url.rstrip("/") if unreachable_url else None
         self.folder = Path(tempfile.mkdtemp(prefix="smtp-harness-pki-"))
         self._lock = threading.Lock()
         self._issued: dict[CertificateSpec, IssuedCertificate] = {}
@@ -156,6 +194,8 @@ class SimulatedPKI:
         self.intermediate = _Authority(intermediate, "public-intermediate")
         untrusted = trustme.CA(organization_name=ORGANIZATION, organization_unit_name="Untrusted Root")
         self.untrusted_root = _Authority(untrusted, "untrusted-root")
+        self._root_ca = root
+        self._rsa_intermediate: _Authority | None = None
 
         self.cafile = self.folder / "public-roots.pem"
         self.cafile.write_bytes(self.root.pem)
@@ -188,15 +228,33 @@ class SimulatedPKI:
     def _issuer_for(self, spec: CertificateSpec) -> _Authority:
         if spec.issuer is Issuer.UNTRUSTED:
             return self.untrusted_root
+        if spec.issuer is Issuer.PUBLIC_RSA:
+            return self.rsa_intermediate
         return self.intermediate
+
+    @property
+    def rsa_intermediate(self) -> _Authority:
+        """The trusted RSA intermediate, created on first use (RSA key generation costs ~60 ms)."""
+        if self._rsa_intermediate is None:
+            child = self._root_ca.create_child_ca(key_type=trustme.KeyType.RSA)
+            self._rsa_intermediate = _Authority(child, "public-rsa-intermediate")
+        return self._rsa_intermediate
+
+    def _authority(self, slug: str) -> _Authority | None:
+        known = [self.intermediate, self.untrusted_root]
+        if self._rsa_intermediate is not None:
+            known.append(self._rsa_intermediate)
+        return {authority.slug: authority for authority in known}.get(slug)
 
     def _issue(self, spec: CertificateSpec, index: int) -> IssuedCertificate:
         leaf_key = _leaf_key(spec.key)
         certificate = self._build_leaf(spec, leaf_key)
 
         chain = [certificate.public_bytes(serialization.Encoding.PEM)]
-        if spec.issuer is Issuer.PUBLIC and spec.chain is Chain.FULL:
-            chain.append(self.intermediate.pem)
+        if spec.issuer is not Issuer.SELF and spec.chain is Chain.FULL:
+            # A server with an untrusted issuer usually sends that root too:
+            # clients then report "self-signed certificate in certificate chain".
+            chain.append(self._issuer_for(spec).pem)
 
         certfile = self.folder / f"leaf-{index}.pem"
         certfile.write_bytes(b"".join(chain))
@@ -247,12 +305,32 @@ class SimulatedPKI:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key), critical=False
             )
-        if spec.issuer is Issuer.PUBLIC and self.repository_url:
-            builder = builder.add_extension(self._crl_distribution_point(), critical=False)
-        return builder.sign(signing_key, hashes.SHA256())
+        if spec.issuer in (Issuer.PUBLIC, Issuer.PUBLIC_RSA) and self.repository_url:
+            builder = self._add_revocation_pointer(builder, spec)
+        certificate = builder.sign(signing_key, hashes.SHA256())
+        if spec.signature is SignatureHash.SHA1:
+            if not isinstance(signing_key, rsa.RSAPrivateKey):
+                raise ConfigurationError(f"a SHA-1 signature needs an RSA issuer; issuer {spec.issuer.value!r} "
+                                 "signs with another key type: use issuer public-rsa")
+            certificate = resign_with_sha1(certificate, signing_key)
+        return certificate
 
-    def _crl_distribution_point(self) -> x509.CRLDistributionPoints:
-        url = self.crl_url(self.intermediate.slug)
+    def _add_revocation_pointer(self, builder: x509.CertificateBuilder,
+                                spec: CertificateSpec) -> x509.CertificateBuilder:
+        slug = self._issuer_for(spec).slug
+        if spec.revocation is RevocationSource.OCSP:
+            access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                            x509.UniformResourceIdentifier(self.ocsp_url(slug)))
+            return builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+        if spec.revocation is RevocationSource.CRL_UNREACHABLE:
+            if self.unreachable_url is None:
+                raise ConfigurationError("a crl-unreachable leaf needs the PKI's unreachable_url")
+            url = f"{self.unreachable_url}/crl/{slug}.crl"
+        else:
+            url = self.crl_url(slug)
+        return builder.add_extension(self._crl_distribution_point(url), critical=False)
+
+    def _crl_distribution_point(self, url: str) -> x509.CRLDistributionPoints:
         point = x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(url)],
             relative_name=None,
@@ -266,12 +344,24 @@ class SimulatedPKI:
     def crl_url(self, issuer_slug: str) -> str:
         return f"{self.repository_url}/crl/{issuer_slug}.crl"
 
-    def crl_der(self, issuer_slug: str) -> bytes | None:
-        """Build the current CRL of an issuer, DER-encoded, or None for an unknown issuer."""
-        authority = {a.slug: a for a in (self.intermediate, self.untrusted_root)}.get(issuer_slug)
+    def ocsp_url(self, issuer_slug: str) -> str:
+        return f"{self.repository_url}/ocsp/{issuer_slug}"
+
+    def ocsp_response_der(self, issuer_slug: str, request_der: bytes) -> bytes | None:
+        """Answer an OCSP request for a leaf of ``issuer_slug``, or None for an unknown issuer."""
+        with self._lock:
+            authority = self._authority(issuer_slug)
+            revoked = set(self._revoked.get(issuer_slug, set()))
         if authority is None:
             return None
+        return build_ocsp_response(request_der, authority.certificate, authority.key, revoked, self.now)
+
+    def crl_der(self, issuer_slug: str) -> bytes | None:
+        """Build the current CRL of an issuer, DER-encoded, or None for an unknown issuer."""
         with self._lock:
+            authority = self._authority(issuer_slug)
+            if authority is None:
+                return None
             serials = sorted(self._revoked.get(issuer_slug, set()))
 
         builder = (

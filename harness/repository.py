@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import logging
 import selectors
+import socket
 import threading
 from typing import Callable
 
@@ -120,3 +121,48 @@ class RepositoryServer:
         self._wakeup.close()
         if self._error is not None:
             raise ServerError(f"repository server {self.address} failed: {self._error}") from self._error
+
+
+class UnansweredEndpoint:
+    """A loopback address where the kernel accepts connections and nobody ever replies.
+
+    This is a CRL distribution point or OCSP responder behind a firewall
+    that drops the replies, or a repository host that hangs: the client's
+    TCP connect succeeds (the kernel completes it into the listen backlog),
+    its request is sent, and no byte ever comes back, so only the client's
+    own timeout ends the wait. A context manager; no thread is needed.
+    """
+
+    # Enough queued connections for every variant of a parallel run.
+    BACKLOG = 128
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address or allocate_address()
+        require_loopback(self.address, "unanswered endpoint address")
+        self._sock: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._sock is not None, "endpoint not started"
+        return self._sock.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    def __enter__(self) -> "UnansweredEndpoint":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((self.address, 0))
+            sock.listen(self.BACKLOG)
+        except OSError as error:
+            sock.close()
+            raise ServerError(f"unanswered endpoint could not listen on {self.address}: {error}") from error
+        self._sock = sock
+        log.info("unanswered endpoint listening on %s", self.base_url)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

@@ -212,7 +212,10 @@ def strict_client_context(cafile: str) -> ssl.SSLContext:
     context.load_verify_locations(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.maximum_version = ssl.TLSVersion.TLSv1_3
-    context.set_ciphers(MICROSOFT_TLS12_CIPHERS)
+    # Security level 2 (112-bit security) refuses RSA keys under 2048 bits
+    # (verify code 66) and SHA-1 signatures (68). Setting it here keeps that
+    # independent of the Python build's default and of openssl.cnf.
+    context.set_ciphers(MICROSOFT_TLS12_CIPHERS + ":@SECLEVEL=2")
     context.check_hostname = True
     # Python 3.11 still falls back to the common name when a leaf has no
     # subjectAltName; RFC 6125 section 6.4.4 and every current MTA do not.
