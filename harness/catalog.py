@@ -24,9 +24,9 @@ File layout::
     symptoms = "..."  cause = "..."  fix = "..."  outlook = "..."  postfix = "..."
     sources = ["..."]
 
-A sending scenario (``direction = "sending"``) describes the admin's outbound
-MTA instead of an MX, in a ``sender`` table per variant; the receiver is the
-fixed Outlook.com-like profile of ``receiver.py``::
+A sending scenario may describe the admin's outbound MTA in a ``sender``
+table per variant. Its mail then goes to the fixed Outlook.com-like receiver
+of ``receiver.py``, so the keys that describe an MX are not allowed beside it::
 
     [broken]
     sender = { ptr = "missing" }

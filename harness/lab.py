@@ -84,7 +84,7 @@ class Lab:
         """Return the simulated host of one variant; use it as a context manager.
 
         A scenario with a ``sender`` table gets the admin's outbound MTA and
-        the strict receiver it sends to (``sender.SendingHost``); every other
+        the strict receiver it sends to (``sender.SendingHost``). Every other
         scenario gets a simulated MX (``SimulatedHost``).
         """
         chosen = scenario.variant(variant) if isinstance(variant, str) else variant

@@ -1,4 +1,4 @@
-"""Sending scenario files: the sender keys load and validate, and each direction rejects the other's keys."""
+"""Sending scenario files: the sender keys load and validate, and MX keys are rejected beside them."""
 
 from __future__ import annotations
 
