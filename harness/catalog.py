@@ -168,6 +168,9 @@ class _Parser:
         direction = self.choice("direction", data.get("direction", "receiving"), Direction)
         for name, variant_data in (("broken", broken_data), ("fixed", merged)):
             self.check_direction(name, variant_data, direction)
+        if "sender" in fixed_data and "sender" not in broken_data:
+            raise self.fail("fixed.sender", "the broken variant has no sender table: describe the sending host "
+                            "in [broken] and only what the fix changes in [fixed]")
         return Scenario(
             slug=self.path.stem,
             group=group,

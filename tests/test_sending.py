@@ -11,6 +11,7 @@ import pytest
 from harness.capabilities import _ipv6_reason
 from harness.outcome import FailureClass, Stage
 from harness.receiver import dnsbl_query_name
+from harness.sender import SendingHost
 
 C = FailureClass
 
@@ -58,6 +59,13 @@ def test_fixed_sender_delivers_over_tls(scenario_host, slug):
     assert outcome.reply is not None
     assert outcome.reply.code == 250
     assert [event.kind for event in host.server.events] == ["tls-established", "message"]
+
+
+def test_plugin_fixture_starts_sending_host(mx_ptr_missing):
+    outcome = mx_ptr_missing.deliver()
+
+    assert isinstance(mx_ptr_missing, SendingHost)
+    assert outcome.reason == "ptr-missing"
 
 
 def test_receiver_sees_the_senders_source_address(scenario_host):

@@ -72,6 +72,7 @@ BAD = [
     (("[broken]", '[broken]\ncertificate = { issuer = "self" }'), "broken.certificate", "cannot be combined"),
     (("[fixed]", '[fixed]\nstarttls = "refused"'), "fixed.starttls", "cannot be combined with fixed.sender"),
     (('direction = "sending"', 'direction = "receiving"'), "broken.sender", "sending scenarios only"),
+    (("sender = { family", "# sender = { family"), "fixed.sender", "describe the sending host in [broken]"),
 ]
 
 
