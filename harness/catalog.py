@@ -23,6 +23,14 @@ File layout::
     [lesson]
     symptoms = "..."  cause = "..."  fix = "..."  outlook = "..."  postfix = "..."
     sources = ["..."]
+
+A sending scenario may describe the admin's outbound MTA in a ``sender``
+table per variant. Its mail then goes to the fixed Outlook.com-like receiver
+of ``receiver.py``, so the keys that describe an MX are not allowed beside it::
+
+    [broken]
+    sender = { ptr = "missing" }
+    expect = { class = "smtp-rejected", reason = "ptr-missing", reply_code = 550, enhanced_status = "5.7.1" }
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
 from .outcome import FailureClass, Stage, Trust
 from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash
 from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
+from .sender import PTR, Family, Listing, SenderSettings, SenderStartTLS
 from .smtpserver import StartTLS
 from .tls import DH_GROUPS, Engine, TLSSettings, Version
 
@@ -49,7 +58,7 @@ E = TypeVar("E", bound=enum.Enum)
 
 TOP_KEYS = {"title", "summary", "direction", "requires", "broken", "fixed", "lesson"}
 VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect",
-                "second_mx"}
+                "second_mx", "sender"}
 CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "mx_limit"}
 SECOND_MX_KEYS = {"preference", "certificate"}
 # A scenario may shorten a client timeout, never lengthen it past the named
@@ -59,7 +68,12 @@ MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
                     "not_after_days", "chain", "revoked", "key", "signature", "revocation"}
 TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level", "engine", "dh_group"}
-EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust"}
+EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust", "enhanced_status"}
+# Keys that describe the admin's MX, so they mean nothing in a sending scenario.
+RECEIVING_ONLY_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "second_mx"}
+SENDER_KEYS = {"family", "ptr", "dnsbl", "starttls", "tls", "sni", "verify"}
+# The sending MTA always speaks through OpenSSL, so engine and dh_group (server-side) do not apply.
+SENDER_TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
 REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6", "tlslite", "dh1024"}
 
@@ -151,12 +165,18 @@ class _Parser:
             raise self.fail(missing, "missing: each variant states the outcome it must produce")
         merged = _merge(broken_data, {k: v for k, v in fixed_data.items() if k != "expect"})
         merged["expect"] = fixed_data["expect"]
+        direction = self.choice("direction", data.get("direction", "receiving"), Direction)
+        for name, variant_data in (("broken", broken_data), ("fixed", merged)):
+            self.check_direction(name, variant_data, direction)
+        if "sender" in fixed_data and "sender" not in broken_data:
+            raise self.fail("fixed.sender", "the broken variant has no sender table: describe the sending host "
+                            "in [broken] and only what the fix changes in [fixed]")
         return Scenario(
             slug=self.path.stem,
             group=group,
             title=self.text("title", data["title"]),
             summary=self.text("summary", data["summary"]),
-            direction=self.choice("direction", data.get("direction", "receiving"), Direction),
+            direction=direction,
             broken=self.variant("broken", broken_data),
             fixed=self.variant("fixed", merged),
             lesson=self.lesson(self.table("lesson", data["lesson"])),
@@ -199,6 +219,7 @@ class _Parser:
             profile=profile,
             records=self.records(f"{name}.dns", self.table(f"{name}.dns", data.get("dns", {}))),
             client=self.client_settings(f"{name}.client", client),
+            sender=self.sender(f"{name}.sender", data["sender"]) if "sender" in data else None,
             second_mx=self.second_mx(f"{name}.second_mx", data["second_mx"]) if "second_mx" in data else None,
         )
 
@@ -220,6 +241,37 @@ class _Parser:
             preference=self.integer(f"{key}.preference", data["preference"], 0, 65535),
             certificate=self.certificate(f"{key}.certificate", data.get("certificate", {})),
         )
+
+    def check_direction(self, name: str, data: dict[str, Any], direction: Direction) -> None:
+        """Reject ``sender`` outside sending scenarios, and MX keys beside ``sender``.
+
+        A ``sender`` table means the admin's MTA sends to the fixed strict
+        receiver, so keys that describe a simulated MX have nothing to act on.
+        """
+        if "sender" not in data:
+            return
+        if direction is not Direction.SENDING:
+            raise self.fail(f"{name}.sender", "applies to sending scenarios only; set direction = \"sending\" "
+                            "or remove the table")
+        for key in sorted(RECEIVING_ONLY_KEYS & set(data)):
+            raise self.fail(f"{name}.{key}", f"describes a simulated MX and cannot be combined with {name}.sender, "
+                            "which sends to the fixed strict receiver; remove one of them")
+
+    def sender(self, key: str, raw: Any) -> SenderSettings:
+        data = self.table(key, raw)
+        self.check_keys(key, data, SENDER_KEYS)
+        values: dict[str, Any] = {}
+        for field_name, kind in (("family", Family), ("ptr", PTR), ("dnsbl", Listing), ("starttls", SenderStartTLS)):
+            if field_name in data:
+                values[field_name] = self.choice(f"{key}.{field_name}", data[field_name], kind)
+        for flag in ("sni", "verify"):
+            if flag in data:
+                values[flag] = self.boolean(f"{key}.{flag}", data[flag])
+        if "tls" in data:
+            tls_data = self.table(f"{key}.tls", data["tls"])
+            self.check_keys(f"{key}.tls", tls_data, SENDER_TLS_KEYS)
+            values["tls"] = self.tls(f"{key}.tls", tls_data)
+        return SenderSettings(**values)
 
     def certificate(self, key: str, raw: Any) -> CertificateSpec:
         data = self.table(key, raw)
@@ -296,7 +348,16 @@ class _Parser:
             if "reply_code" in data else None,
             stage=self.choice(f"{key}.stage", data["stage"], Stage) if "stage" in data else None,
             trust=self.choice(f"{key}.trust", data["trust"], Trust) if "trust" in data else None,
+            enhanced_status=self.enhanced_status(f"{key}.enhanced_status", data["enhanced_status"])
+            if "enhanced_status" in data else None,
         )
+
+    def enhanced_status(self, key: str, value: Any) -> str:
+        text = self.text(key, value)
+        parts = text.split(".")
+        if len(parts) != 3 or parts[0] not in ("2", "4", "5") or not all(p.isdigit() and len(p) <= 3 for p in parts[1:]):
+            raise self.fail(key, f"invalid value {text!r}; expected an RFC 3463 code such as 5.7.1")
+        return text
 
     def records(self, key: str, data: dict[str, Any]) -> tuple[RecordTemplate, ...]:
         self.check_keys(key, data, {"records"})

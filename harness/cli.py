@@ -22,6 +22,7 @@ from .catalog import Catalog, load_catalog
 from .errors import HarnessError
 from .lab import Lab
 from .outcome import Outcome
+from .receiver import DNSBL_ZONE, dnsbl_query_name
 from .runner import VariantResult, default_workers, run_scenarios
 from .scenario import Scenario
 from .smtpserver import StartTLS
@@ -33,7 +34,13 @@ EXIT_USAGE = 2  # bad option, unknown scenario, invalid scenario file
 PROFILE_TITLES = {
     "strict": "strict sender (Exchange Online with TLS enforced)",
     "opportunistic": "opportunistic sender (default MTA behaviour, no verification)",
+    "sender": "your sending MTA, as the variant sets it up, to the Outlook.com-like receiver",
 }
+
+# explain: which runs show a scenario. With the strict receiver, the sender
+# is the variant itself, so there is no second profile to compare.
+MX_RUNS = (("broken", "strict"), ("broken", "opportunistic"), ("fixed", "strict"))
+STRICT_RECEIVER_RUNS = (("broken", "sender"), ("fixed", "sender"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,12 +197,14 @@ def cmd_explain(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     scenario = catalog.get(args.slug)
     print_lesson(scenario, out)
     with Lab() as lab:
-        for variant_name, profile in (("broken", "strict"), ("broken", "opportunistic"), ("fixed", "strict")):
+        for variant_name, profile in (STRICT_RECEIVER_RUNS if scenario.strict_receiver else MX_RUNS):
             with lab.host(scenario, variant_name) as host:
                 outcome = host.deliver(profile=profile)
                 events = list(host.server.events) if host.server else []
             print(f"\n== {variant_name} variant, {PROFILE_TITLES[profile]}", file=out)
             print_outcome(outcome, out)
+            if scenario.strict_receiver:
+                continue  # the receiver's log is already part of the transcript
             for event in events:
                 if event.kind == "tls-failed":
                     print(f"   server log: {event.peer} TLS handshake failed: {event.detail}", file=out)
@@ -249,7 +258,10 @@ def cmd_serve(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
         if threading.current_thread() is threading.main_thread() else None
     try:
         with Lab() as lab, lab.host(scenario, args.variant) as host:
-            print_serve_banner(scenario, args.variant, lab, host, out)
+            if scenario.strict_receiver:
+                print_receiver_banner(scenario, args.variant, lab, host, out)
+            else:
+                print_serve_banner(scenario, args.variant, lab, host, out)
             out.flush()
             stop.wait(args.duration)
     except KeyboardInterrupt:
@@ -285,6 +297,36 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
     print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} {swaks_tls} "
           f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {where.mx}", file=out)
     print(f"  dig @{dns_address} -p {dns_port} MX {where.domain}", file=out)
+    print("\nready; press Ctrl-C to stop", file=out)
+
+
+def print_receiver_banner(scenario: Scenario, variant: str, lab: Lab, host, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    """Tell the admin how to send to the strict receiver from the variant's source address."""
+    where, settings, source = host.address, host.settings, host.source_address
+    dns_address, dns_port = lab.dns.address, lab.dns.port
+    ipv6 = ":" in source
+    print(f"serving {scenario.slug} ({variant}): {scenario.title}", file=out)
+    print("  direction       sending: your MTA (or swaks) sends to an Outlook.com-like receiver", file=out)
+    print(f"  receiver MX     {where.mx} for mail domain {where.domain}", file=out)
+    print(f"  SMTP server     {where.address} port {where.port} (STARTTLS required before MAIL FROM)", file=out)
+    print(f"  source address  {source}  (send from here: PTR {settings.ptr.value}, "
+          f"block list {settings.dnsbl.value}, name {host.sender_name})", file=out)
+    print(f"  DNS server      {dns_address} port {dns_port} (UDP and TCP; holds the PTR and block-list zone)",
+          file=out)
+    print(f"  CA file         {lab.cafile}  (the simulated public root, if your MTA verifies the MX)", file=out)
+    swaks = (f"swaks --server {where.address} --port {where.port} --local-interface {source} "
+             f"--helo {host.sender_name} --from postmaster@{host.sender_name} --to postmaster@{where.domain}")
+    print("\nsend to it with swaks (--tls issues STARTTLS; without it the receiver answers 451 5.7.3):", file=out)
+    print(f"  {swaks} --tls", file=out)
+    print(f"  {swaks}", file=out)
+    print("\nor point a real MTA at it, for example Postfix:", file=out)
+    bind = "smtp_bind_address6" if ipv6 else "smtp_bind_address"
+    nexthop = f"[ipv6:{where.address}]:{where.port}" if ipv6 else f"[{where.address}]:{where.port}"
+    print(f"  {bind} = {source}", file=out)
+    print(f"  transport_maps entry:  {where.domain}  smtp:{nexthop}", file=out)
+    print("\nwhat the receiver looks up:", file=out)
+    print(f"  dig @{dns_address} -p {dns_port} -x {source}", file=out)
+    print(f"  dig @{dns_address} -p {dns_port} A {dnsbl_query_name(source, DNSBL_ZONE)}", file=out)
     print("\nready; press Ctrl-C to stop", file=out)
 
 

@@ -55,6 +55,8 @@ class ClientProfile:
     verify: bool
     check_revocation: bool
     ehlo_name: str = DEFAULT_EHLO
+    use_starttls: bool = True  # False: never issues STARTTLS, even when offered
+    send_sni: bool = True  # False: the ClientHello carries no server_name extension
 
 
 STRICT = ClientProfile("strict", require_tls=True, verify=True, check_revocation=True)
@@ -120,8 +122,9 @@ class SMTPClient:
     def __init__(self, network: Network, cafile: str | None, profile: ClientProfile = STRICT,
                  reply_timeout: float = timeouts.REPLY_TIMEOUT,
                  handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT,
-                 tls_mode: TLSMode = TLSMode.STARTTLS, mx_limit: int | None = None) -> None:
-        if profile.verify and not cafile:
+                 tls_mode: TLSMode = TLSMode.STARTTLS, mx_limit: int | None = None,
+                 source_address: str | None = None, context: ssl.SSLContext | None = None) -> None:
+        if profile.verify and not cafile and context is None:
             raise ValueError("a verifying profile needs the CA file of the simulated public roots")
         self.network = network
         self.profile = profile
@@ -129,7 +132,13 @@ class SMTPClient:
         self.handshake_timeout = handshake_timeout
         self.tls_mode = tls_mode
         self.mx_limit = mx_limit
-        self._context = strict_client_context(cafile) if profile.verify else opportunistic_client_context()
+        # source_address: the loopback address this sender connects from, so a
+        # receiver sees a distinct peer (and its PTR) per simulated host.
+        # context: a sender's own TLS settings, replacing the profile's default.
+        self.source_address = source_address
+        if context is None:
+            context = strict_client_context(cafile) if cafile and profile.verify else opportunistic_client_context()
+        self._context = context
         self._resolver = dns.resolver.Resolver(configure=False)
         self._resolver.nameservers = [network.dns[0]]
         self._resolver.port = network.dns[1]
@@ -243,7 +252,9 @@ class _Session:
 
     def _connect(self) -> None:
         try:
-            self.sock = socket.create_connection((self.address, self.port), timeout=timeouts.CONNECT_TIMEOUT)
+            source = (self.client.source_address, 0) if self.client.source_address else None
+            self.sock = socket.create_connection((self.address, self.port), timeout=timeouts.CONNECT_TIMEOUT,
+                                                 source_address=source)
             # Commands are small writes answered at once: without TCP_NODELAY,
             # Nagle's algorithm and delayed ACKs add about 40 ms per exchange.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -265,6 +276,9 @@ class _Session:
                             f"TLS is required, but was not offered by host {self.host}[{self.address}]",
                             reply=self.last_reply)
             self._note("STARTTLS not offered: continuing in plaintext (opportunistic)")
+            return False
+        if not self.profile.use_starttls:
+            self._note("STARTTLS offered, but this sender never issues it: continuing in plaintext")
             return False
 
         reply = self._command(Stage.STARTTLS, "STARTTLS")
@@ -300,7 +314,8 @@ class _Session:
         context = self.client._context
         self.sock.settimeout(self.client.handshake_timeout)
         try:
-            tls = context.wrap_socket(self.sock, server_hostname=self.host, do_handshake_on_connect=False)
+            server_name = self.host if self.profile.send_sni else None
+            tls = context.wrap_socket(self.sock, server_hostname=server_name, do_handshake_on_connect=False)
             self.sock = tls
             tls.do_handshake()
         except (ssl.SSLError, OSError) as error:

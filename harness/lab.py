@@ -21,6 +21,7 @@ from .outcome import Outcome
 from .pki import ISSUER_SLUGS, CertificateSpec, SimulatedPKI
 from .repository import RepositoryServer, UnansweredEndpoint
 from .scenario import Scenario, Variant
+from .sender import SendingHost
 from .smtpserver import MailServer, ServerConfig
 from .tls import Engine
 
@@ -89,9 +90,16 @@ class Lab:
         assert self.pki is not None, "the lab is not started"
         return str(self.pki.cafile)
 
-    def host(self, scenario: Scenario, variant: Variant | str) -> "SimulatedHost":
-        """Return the simulated host of one variant; use it as a context manager."""
+    def host(self, scenario: Scenario, variant: Variant | str) -> "SimulatedHost | SendingHost":
+        """Return the simulated host of one variant; use it as a context manager.
+
+        A scenario with a ``sender`` table gets the admin's outbound MTA and
+        the strict receiver it sends to (``sender.SendingHost``). Every other
+        scenario gets a simulated MX (``SimulatedHost``).
+        """
         chosen = scenario.variant(variant) if isinstance(variant, str) else variant
+        if scenario.strict_receiver:
+            return SendingHost(self, scenario, chosen)
         return SimulatedHost(self, scenario, chosen)
 
     def run_variant(self, scenario: Scenario, variant: Variant | str, profile: str | None = None) -> Outcome:

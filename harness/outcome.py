@@ -10,7 +10,11 @@ incomplete chain alike, but the fix differs.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
+
+# RFC 3463 section 2: class.subject.detail, class 2, 4 or 5.
+_ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
 
 class FailureClass(str, enum.Enum):
@@ -87,6 +91,12 @@ class Reply:
     def text(self) -> str:
         return " ".join(self.lines)
 
+    @property
+    def enhanced_status(self) -> str | None:
+        """The RFC 3463 enhanced status code that opens the text (``5.7.1``), if there is one."""
+        first = self.text.split(" ", 1)[0]
+        return first if _ENHANCED_STATUS.match(first) else None
+
     def __str__(self) -> str:
         return f"{self.code} {self.text}".rstrip()
 
@@ -143,6 +153,7 @@ class Outcome:
             "verify_message": self.verify_message,
             "alert": self.alert,
             "reply_code": self.reply.code if self.reply else None,
+            "enhanced_status": self.reply.enhanced_status if self.reply else None,
             "reply": str(self.reply) if self.reply else None,
             "protocol": self.protocol,
             "cipher": self.cipher,

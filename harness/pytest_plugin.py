@@ -17,6 +17,9 @@ installs smtp-tls-harness gets these fixtures:
 ``mx_<slug>``
     One fixture per catalog entry, named after the defect, e.g.
     ``mx_self_signed`` or ``mx_tls10_only``: the broken variant's host, started.
+    For a scenario with the strict receiver (``mx_ptr_missing``) the host is a
+    ``sender.SendingHost``: send to ``host.address`` from ``host.source_address``
+    and read the receiver's verdict in ``host.server.events``.
 
 Example::
 

@@ -18,6 +18,7 @@ from .client import ClientSettings
 from .dns import RecordTemplate
 from .outcome import FailureClass, Outcome, Stage, Trust
 from .pki import CertificateSpec
+from .sender import SenderSettings
 from .smtpserver import StartTLS
 from .tls import TLSSettings
 
@@ -43,6 +44,7 @@ class Expectation:
     reply_code: int | None = None
     stage: Stage | None = None
     trust: Trust | None = None
+    enhanced_status: str | None = None  # RFC 3463, e.g. "5.7.25"
 
     @property
     def label(self) -> str:
@@ -66,6 +68,9 @@ class Expectation:
             problems.append(f"stage: expected {self.stage}, observed {outcome.stage}")
         if self.trust is not None and outcome.trust is not self.trust:
             problems.append(f"trust: expected {self.trust}, observed {outcome.trust}")
+        observed_status = outcome.reply.enhanced_status if outcome.reply else None
+        if self.enhanced_status is not None and observed_status != self.enhanced_status:
+            problems.append(f"enhanced status: expected {self.enhanced_status}, observed {observed_status}")
         return problems
 
 
@@ -95,6 +100,7 @@ class Variant:
     records: tuple[RecordTemplate, ...] = ()  # extra DNS records, filled in per host
     client: ClientSettings = field(default_factory=ClientSettings)
     second_mx: SecondMX | None = None
+    sender: SenderSettings | None = None  # the sending host, in sending scenarios only
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,11 @@ class Scenario:
     lesson: Lesson
     requires: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
+
+    @property
+    def strict_receiver(self) -> bool:
+        """True when the admin's MTA sends to the Outlook.com-like receiver (the variants have ``sender``)."""
+        return self.direction is Direction.SENDING and self.broken.sender is not None
 
     @property
     def variants(self) -> tuple[Variant, Variant]:

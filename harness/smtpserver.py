@@ -63,6 +63,7 @@ class ServerConfig:
     starttls: StartTLS = StartTLS.OFFERED
     sni_certificates: tuple[tuple[str, IssuedCertificate], ...] = ()
     banner: str = "ESMTP smtp-tls-harness"
+    starttls_reply: str = "220 2.0.0 Ready to start TLS"
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,9 @@ class _Handler:
 class _HarnessSMTP(SMTP):
     """aiosmtpd's SMTP with this server's STARTTLS behaviour."""
 
-    def __init__(self, server: "MailServer", **kwargs: Any) -> None:
+    def __init__(self, server: "MailServer", handler: Any = None, **kwargs: Any) -> None:
         self.server = server
-        super().__init__(_Handler(server), **kwargs)
+        super().__init__(handler or _Handler(server), **kwargs)
 
     async def _handle_client(self) -> None:
         # An implicit-TLS port handshakes before the banner; aiosmtpd's own
@@ -150,10 +151,10 @@ class _HarnessSMTP(SMTP):
         if behaviour is StartTLS.INJECTION:
             # One write, so both replies reach the client in one segment and
             # sit in its buffer when it starts the handshake.
-            await self.push(f"220 2.0.0 Ready to start TLS\r\n{INJECTED_REPLY}")
+            await self.push(f"{self.server.config.starttls_reply}\r\n{INJECTED_REPLY}")
             await self._start_tls()
             return
-        await self.push("220 2.0.0 Ready to start TLS")
+        await self.push(self.server.config.starttls_reply)
         if behaviour is StartTLS.HANGS:
             await asyncio.Event().wait()  # until the client gives up and the task is cancelled
         await self._start_tls()
@@ -195,6 +196,10 @@ class _HarnessSMTP(SMTP):
         detail = f"{ssl_object.version()} with cipher {ssl_object.cipher()[0]}" if ssl_object else "TLS"
         log.info("%s TLS established: %s", self._peer(), detail)
         self.server.record(ServerEvent(self._peer(), "tls-established", detail))
+
+
+def _session_peer(session: SMTP) -> str | None:
+    return str(session.session.peer[0]) if session.session and session.session.peer else None
 
 
 def build_tls_context(config: ServerConfig) -> ssl.SSLContext | None:
@@ -240,6 +245,7 @@ class MailServer:
         self._server: asyncio.AbstractServer | None = None
         self._sessions: set[_HarnessSMTP] = set()
         self._recorded = threading.Condition()
+        self._idle = threading.Condition()
 
     def record(self, event: ServerEvent) -> None:
         with self._recorded:
@@ -263,7 +269,21 @@ class MailServer:
             return matching()
 
     def forget(self, session: "_HarnessSMTP") -> None:
-        self._sessions.discard(session)
+        with self._idle:
+            self._sessions.discard(session)
+            self._idle.notify_all()
+
+    def wait_idle(self, peer: str | None = None, timeout: float = timeouts.SESSION_SETTLE_TIMEOUT) -> bool:
+        """Wait until no session (from ``peer``, or at all) is open; return False on timeout.
+
+        A client sees the alert or the last reply before the server has
+        finished with the session, so ``events`` is complete only after this.
+        """
+        def idle() -> bool:
+            return not any(peer is None or _session_peer(session) == peer for session in list(self._sessions))
+
+        with self._idle:
+            return self._idle.wait_for(idle, timeout)
 
     def __enter__(self) -> "MailServer":
         if self._loop is None:
@@ -271,7 +291,8 @@ class MailServer:
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted
         # sockets only when their proto says TCP, and without it Nagle's
         # algorithm holds each multi-line reply for a delayed ACK (~40 ms).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.bind((self.address, 0))
             self.port = sock.getsockname()[1]

@@ -40,3 +40,7 @@ SERVER_IDLE_TIMEOUT = 30.0
 
 # Subprocesses of third-party tools (openssl s_client, swaks) in cross-checks.
 TOOL_TIMEOUT = 20.0
+
+# After a client's attempt ends, waiting for the server to close its side of
+# the session, so the server's log (TLS failure, rejection) is complete.
+SESSION_SETTLE_TIMEOUT = 5.0
