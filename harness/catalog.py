@@ -59,11 +59,15 @@ E = TypeVar("E", bound=enum.Enum)
 TOP_KEYS = {"title", "summary", "direction", "requires", "broken", "fixed", "lesson"}
 VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect",
                 "second_mx", "sender"}
-CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "mx_limit"}
+CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "revocation_timeout", "mx_limit"}
 SECOND_MX_KEYS = {"preference", "certificate"}
 # A scenario may shorten a client timeout, never lengthen it past the named
 # default, so a silent peer cannot slow a run of the whole catalog.
-CLIENT_TIMEOUT_DEFAULTS = {"reply_timeout": timeouts.REPLY_TIMEOUT, "handshake_timeout": timeouts.HANDSHAKE_TIMEOUT}
+CLIENT_TIMEOUT_DEFAULTS = {
+    "reply_timeout": timeouts.REPLY_TIMEOUT,
+    "handshake_timeout": timeouts.HANDSHAKE_TIMEOUT,
+    "revocation_timeout": timeouts.REVOCATION_FETCH_TIMEOUT,
+}
 MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
                     "not_after_days", "chain", "revoked", "key", "signature", "revocation"}

@@ -119,7 +119,10 @@ def _configure_logging(verbosity: int) -> None:
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     # aiosmtpd logs every SMTP line at INFO; show those only at -vv.
-    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    # It also warns about every garbled command, which scenarios such as
+    # implicit-tls-on-submission-port send on purpose, so it stays quiet by default.
+    mail_level = {0: logging.ERROR, 1: logging.WARNING}.get(verbosity, logging.DEBUG)
+    logging.getLogger("mail.log").setLevel(mail_level)
 
 
 def _report_catalog_errors(catalog: Catalog) -> None:

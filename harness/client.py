@@ -78,15 +78,16 @@ class TLSMode(str, enum.Enum):
 class ClientSettings:
     """Per-scenario changes to the sender's connection. A field left at None keeps the default.
 
-    ``reply_timeout`` and ``handshake_timeout`` replace the named defaults in
-    ``timeouts`` so that a scenario about a silent peer ends in a fraction of
-    a second. ``mx_limit`` caps the MX addresses one delivery tries, as
+    ``reply_timeout``, ``handshake_timeout`` and ``revocation_timeout``
+    replace the named defaults in ``timeouts`` so that a scenario about a
+    silent peer ends in a fraction of a second. ``mx_limit`` caps the MX addresses one delivery tries, as
     Postfix's ``smtp_mx_address_limit`` does; None tries them all.
     """
 
     tls_mode: TLSMode = TLSMode.STARTTLS
     reply_timeout: float | None = None
     handshake_timeout: float | None = None
+    revocation_timeout: float | None = None
     mx_limit: int | None = None
 
 
@@ -122,6 +123,7 @@ class SMTPClient:
     def __init__(self, network: Network, cafile: str | None, profile: ClientProfile = STRICT,
                  reply_timeout: float = timeouts.REPLY_TIMEOUT,
                  handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT,
+                 revocation_timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT,
                  tls_mode: TLSMode = TLSMode.STARTTLS, mx_limit: int | None = None,
                  source_address: str | None = None, context: ssl.SSLContext | None = None) -> None:
         if profile.verify and not cafile and context is None:
@@ -130,6 +132,7 @@ class SMTPClient:
         self.profile = profile
         self.reply_timeout = reply_timeout
         self.handshake_timeout = handshake_timeout
+        self.revocation_timeout = revocation_timeout
         self.tls_mode = tls_mode
         self.mx_limit = mx_limit
         # source_address: the loopback address this sender connects from, so a
@@ -338,7 +341,7 @@ class _Session:
         chain = self.sock._sslobj.get_verified_chain()  # type: ignore[union-attr]
         # NOTE: private in Python 3.11 and 3.12, public as SSLSocket.get_verified_chain() from 3.13.
         leaf, issuer = (x509.load_der_x509_certificate(cert.public_bytes(2)) for cert in chain[:2])
-        result = check_revocation(leaf, issuer)
+        result = check_revocation(leaf, issuer, timeout=self.client.revocation_timeout)
         self._note(f"revocation: {result.message}")
         if not result.good:
             assert result.verify_code is not None

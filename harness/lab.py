@@ -184,6 +184,7 @@ class SimulatedHost:
             self.network(), self.lab.cafile, chosen,
             reply_timeout=settings.reply_timeout or timeouts.REPLY_TIMEOUT,
             handshake_timeout=settings.handshake_timeout or timeouts.HANDSHAKE_TIMEOUT,
+            revocation_timeout=settings.revocation_timeout or timeouts.REVOCATION_FETCH_TIMEOUT,
             tls_mode=settings.tls_mode, mx_limit=settings.mx_limit,
         )
 

@@ -114,23 +114,24 @@ def fetch(url: str, timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT, data: by
         return response.read(1 << 20)
 
 
-def _fetch_problem(error: BaseException) -> str:
+def _fetch_problem(error: BaseException, timeout: float) -> str:
     """Describe a failed fetch; a timeout names the setting that bounded the wait."""
     reason = getattr(error, "reason", error)
     if isinstance(reason, TimeoutError) or isinstance(error, TimeoutError):
-        return f"no answer within REVOCATION_FETCH_TIMEOUT ({timeouts.REVOCATION_FETCH_TIMEOUT} s)"
+        return f"no answer within the revocation timeout ({timeout:g} s, REVOCATION_FETCH_TIMEOUT by default)"
     return str(error)
 
 
-def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate) -> RevocationResult:
+def check_revocation(leaf: x509.Certificate, issuer: x509.Certificate,
+                     timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT) -> RevocationResult:
     """Check the leaf by OCSP when it names a responder, else by CRL."""
     if ocsp_urls(leaf):
-        return check_ocsp(leaf, issuer)
-    return check_crl(leaf, issuer)
+        return check_ocsp(leaf, issuer, timeout=timeout)
+    return check_crl(leaf, issuer, timeout=timeout)
 
 
-def check_crl(leaf: x509.Certificate, issuer: x509.Certificate,
-              now: datetime.datetime | None = None) -> RevocationResult:
+def check_crl(leaf: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime | None = None,
+              timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT) -> RevocationResult:
     """Check the leaf against the CRL at its distribution point.
 
     A leaf without a distribution point counts as good: there is nothing to
@@ -141,10 +142,10 @@ def check_crl(leaf: x509.Certificate, issuer: x509.Certificate,
         return RevocationResult(None, "no CRL distribution point: revocation not checked")
     url = urls[0]
     try:
-        crl = x509.load_der_x509_crl(fetch(url))
+        crl = x509.load_der_x509_crl(fetch(url, timeout))
     except (OSError, urllib.error.URLError) as error:
         return RevocationResult(UNABLE_TO_GET_CRL,
-                                f"unable to get certificate CRL from {url}: {_fetch_problem(error)}", url)
+                                f"unable to get certificate CRL from {url}: {_fetch_problem(error, timeout)}", url)
     except ValueError as error:
         return RevocationResult(UNABLE_TO_GET_CRL, f"CRL from {url} is not valid DER: {error}", url)
 
@@ -160,16 +161,16 @@ def check_crl(leaf: x509.Certificate, issuer: x509.Certificate,
     return RevocationResult(None, f"not revoked according to {url}", url)
 
 
-def check_ocsp(leaf: x509.Certificate, issuer: x509.Certificate,
-               now: datetime.datetime | None = None) -> RevocationResult:
+def check_ocsp(leaf: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime | None = None,
+               timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT) -> RevocationResult:
     """Query the leaf's OCSP responder (RFC 6960) and verify the response against the issuer."""
     url = ocsp_urls(leaf)[0]
     request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
     try:
-        answer = fetch(url, data=request.public_bytes(_DER), content_type="application/ocsp-request")
+        answer = fetch(url, timeout, data=request.public_bytes(_DER), content_type="application/ocsp-request")
         response = ocsp.load_der_ocsp_response(answer)
     except (OSError, urllib.error.URLError) as error:
-        return RevocationResult(OCSP_VERIFY_FAILED, f"OCSP responder {url} unreachable: {_fetch_problem(error)}", url)
+        return RevocationResult(OCSP_VERIFY_FAILED, f"OCSP responder {url} unreachable: {_fetch_problem(error, timeout)}", url)
     except ValueError as error:
         return RevocationResult(OCSP_VERIFY_FAILED, f"OCSP response from {url} is not valid DER: {error}", url)
 

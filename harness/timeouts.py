@@ -16,8 +16,9 @@ REPLY_TIMEOUT = 5.0
 # then goes silent is the starttls-hangs failure; this is how long we wait.
 HANDSHAKE_TIMEOUT = 5.0
 
-# A scenario file may shorten REPLY_TIMEOUT and HANDSHAKE_TIMEOUT for its own
-# client (client.reply_timeout, client.handshake_timeout), down to 0.05 s.
+# A scenario file may shorten REPLY_TIMEOUT, HANDSHAKE_TIMEOUT and
+# REVOCATION_FETCH_TIMEOUT for its own client (client.reply_timeout,
+# client.handshake_timeout, client.revocation_timeout), down to 0.05 s.
 
 # One DNS query to the fake DNS server, retries included (dnspython lifetime).
 DNS_TIMEOUT = 3.0
