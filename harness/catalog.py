@@ -45,10 +45,13 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from . import timeouts
 from .client import PROFILES, ClientSettings, TLSMode
+from .dane import DaneSpec, DnssecStatus, TlsaSource, TlsaSpec
 from .dns import RecordTemplate
 from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
+from .mtasts import MAX_AGE_LIMIT, Fetch, Mode, MtaStsSpec
 from .outcome import FailureClass, Stage, Trust
 from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash
+from .policy import REPORTABLE
 from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
 from .sender import PTR, Family, Listing, SenderSettings, SenderStartTLS
 from .smtpserver import StartTLS
@@ -58,8 +61,9 @@ E = TypeVar("E", bound=enum.Enum)
 
 TOP_KEYS = {"title", "summary", "direction", "requires", "broken", "fixed", "lesson"}
 VARIANT_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "dns", "expect",
-                "second_mx", "sender"}
-CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "revocation_timeout", "mx_limit"}
+                "second_mx", "sender", "mta_sts", "dane"}
+CLIENT_KEYS = {"profile", "tls", "reply_timeout", "handshake_timeout", "revocation_timeout", "mx_limit",
+               "require_dane"}
 SECOND_MX_KEYS = {"preference", "certificate"}
 # A scenario may shorten a client timeout, never lengthen it past the named
 # default, so a silent peer cannot slow a run of the whole catalog.
@@ -72,12 +76,17 @@ MIN_CLIENT_TIMEOUT = 0.05
 CERTIFICATE_KEYS = {"issuer", "names", "common_name", "subject_alt_name", "not_before_days",
                     "not_after_days", "chain", "revoked", "key", "signature", "revocation"}
 TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level", "engine", "dh_group"}
-EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust", "enhanced_status"}
+EXPECT_KEYS = {"class", "reason", "verify_code", "alert", "reply_code", "stage", "trust", "enhanced_status",
+               "reported"}
 # Keys that describe the admin's MX, so they mean nothing in a sending scenario.
-RECEIVING_ONLY_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "second_mx"}
+RECEIVING_ONLY_KEYS = {"certificate", "sni_certificates", "tls", "starttls", "client", "second_mx",
+                       "mta_sts", "dane"}
 SENDER_KEYS = {"family", "ptr", "dnsbl", "starttls", "tls", "sni", "verify"}
 # The sending MTA always speaks through OpenSSL, so engine and dh_group (server-side) do not apply.
 SENDER_TLS_KEYS = {"min_version", "max_version", "ciphers", "security_level"}
+MTA_STS_KEYS = {"mode", "mx", "max_age", "txt", "body", "fetch", "certificate"}
+DANE_KEYS = {"dnssec", "tlsa"}
+TLSA_KEYS = {"usage", "selector", "matching", "of", "key", "data"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
 REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6", "tlslite", "dh1024"}
 
@@ -225,6 +234,9 @@ class _Parser:
             client=self.client_settings(f"{name}.client", client),
             sender=self.sender(f"{name}.sender", data["sender"]) if "sender" in data else None,
             second_mx=self.second_mx(f"{name}.second_mx", data["second_mx"]) if "second_mx" in data else None,
+            mta_sts=self.mta_sts(f"{name}.mta_sts", data["mta_sts"]) if "mta_sts" in data else None,
+            dane=self.dane(f"{name}.dane", data["dane"]) if "dane" in data else None,
+            require_dane=self.boolean(f"{name}.client.require_dane", client.get("require_dane", False)),
         )
 
     def client_settings(self, key: str, data: dict[str, Any]) -> ClientSettings:
@@ -276,6 +288,60 @@ class _Parser:
             self.check_keys(f"{key}.tls", tls_data, SENDER_TLS_KEYS)
             values["tls"] = self.tls(f"{key}.tls", tls_data)
         return SenderSettings(**values)
+
+    def mta_sts(self, key: str, raw: Any) -> MtaStsSpec:
+        """``mta_sts``: the TXT record, the policy (mode, mx, max_age, or a raw body) and its host."""
+        data = self.table(key, raw)
+        self.check_keys(key, data, MTA_STS_KEYS)
+        changes: dict[str, Any] = {}
+        if "mode" in data:
+            changes["mode"] = self.choice(f"{key}.mode", data["mode"], Mode).value
+        if "mx" in data:
+            changes["mx"] = tuple(self.text_list(f"{key}.mx", data["mx"]))
+        if "max_age" in data:
+            changes["max_age"] = self.integer(f"{key}.max_age", data["max_age"], 0, MAX_AGE_LIMIT)
+        for text_key in ("txt", "body"):
+            if text_key in data:
+                changes[text_key] = self.text(f"{key}.{text_key}", data[text_key])
+        if "fetch" in data:
+            changes["fetch"] = self.choice(f"{key}.fetch", data["fetch"], Fetch)
+        if "certificate" in data:
+            changes["certificate"] = self.certificate(f"{key}.certificate", _merge(
+                {"names": ["mta-sts.{domain}"]}, self.table(f"{key}.certificate", data["certificate"])))
+        return dataclasses.replace(MtaStsSpec(), **changes)
+
+    def dane(self, key: str, raw: Any) -> DaneSpec:
+        """``dane``: the DNSSEC status of the TLSA answer and the TLSA records at _25._tcp.<mx>."""
+        data = self.table(key, raw)
+        self.check_keys(key, data, DANE_KEYS)
+        dnssec = self.choice(f"{key}.dnssec", data.get("dnssec", "secure"), DnssecStatus)
+        raw_records = data.get("tlsa", [])
+        if not isinstance(raw_records, list):
+            raise self.fail(f"{key}.tlsa", f"expected a list of tables, got {raw_records!r}")
+        records = tuple(self.tlsa(f"{key}.tlsa[{index}]", item) for index, item in enumerate(raw_records))
+        return DaneSpec(records, dnssec)
+
+    def tlsa(self, key: str, raw: Any) -> TlsaSpec:
+        data = self.table(key, raw)
+        self.check_keys(key, data, TLSA_KEYS)
+        fields = {name: self.integer(f"{key}.{name}", data.get(name, default), 0, 255)
+                  for name, default in (("usage", 3), ("selector", 1), ("matching", 1))}
+        sources = [name for name in ("of", "key", "data") if name in data]
+        if len(sources) > 1:
+            raise self.fail(key, f"give one of of, key or data, not {' and '.join(sources)}")
+        spec = TlsaSpec(**fields, of=None)
+        if "key" in data:
+            if fields["selector"] != 1:
+                raise self.fail(f"{key}.key", "a key is pinned by its SubjectPublicKeyInfo: use selector = 1")
+            return dataclasses.replace(spec, key=self.choice(f"{key}.key", data["key"], KeyKind))
+        if "data" in data:
+            text = self.text(f"{key}.data", data["data"])
+            try:
+                bytes.fromhex(text)
+            except ValueError:
+                raise self.fail(f"{key}.data", f"{text!r} is not hexadecimal") from None
+            return dataclasses.replace(spec, data=text)
+        return dataclasses.replace(spec, of=self.choice(f"{key}.of", data.get("of", "leaf"), TlsaSource))
 
     def certificate(self, key: str, raw: Any) -> CertificateSpec:
         data = self.table(key, raw)
@@ -354,6 +420,7 @@ class _Parser:
             trust=self.choice(f"{key}.trust", data["trust"], Trust) if "trust" in data else None,
             enhanced_status=self.enhanced_status(f"{key}.enhanced_status", data["enhanced_status"])
             if "enhanced_status" in data else None,
+            reported=self.reported(f"{key}.reported", data["reported"]) if "reported" in data else None,
         )
 
     def enhanced_status(self, key: str, value: Any) -> str:
@@ -362,6 +429,14 @@ class _Parser:
         if len(parts) != 3 or parts[0] not in ("2", "4", "5") or not all(p.isdigit() and len(p) <= 3 for p in parts[1:]):
             raise self.fail(key, f"invalid value {text!r}; expected an RFC 3463 code such as 5.7.1")
         return text
+
+    def reported(self, key: str, raw: Any) -> str:
+        value = self.text(key, raw)
+        accepted = ["success"] + sorted(str(c) for c in REPORTABLE)
+        if value not in accepted:
+            raise self.fail(key, f"invalid value {value!r}; use success or a TLS-RPT result type "
+                                 "such as certificate-expired")
+        return value
 
     def records(self, key: str, data: dict[str, Any]) -> tuple[RecordTemplate, ...]:
         self.check_keys(key, data, {"records"})

@@ -14,13 +14,23 @@ server offers STARTTLS, verify nothing, and fall back to plaintext when
 STARTTLS is missing. Such a sender delivers to a self-signed host, over a
 channel an active attacker could read.
 
+The policy profile is Exchange Online's default sender: opportunistic TLS,
+raised to authenticated TLS where the recipient domain publishes MTA-STS or
+DANE. Before connecting it asks ``policy.PolicyEngine`` what each MX must
+satisfy (a ``Requirement``) and applies that while verifying; every session
+then carries a ``PolicyResult`` for TLS-RPT. The strict and opportunistic
+profiles never look policies up.
+
 Simulated hosts listen on port 0, so ``Network.ports`` maps each MX address
-to the port where its "port 25" really listens. Everything else (MX, A,
+to the port where its "port 25" really listens (``https_ports`` does the same
+for MTA-STS policy hosts). Everything else (MX, A,
 preference order) comes from the fake DNS server, through dnspython.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import enum
 import socket
 import ssl
@@ -33,9 +43,11 @@ import dns.resolver
 from cryptography import x509
 
 from . import timeouts
+from . import dane
 from .classify import classify_tls_error, classify_verify_code
 from .loopback import is_loopback
 from .outcome import FailureClass, Outcome, Reply, Stage, Trust
+from .policy import REPORTABLE, Check, PolicyEngine, Requirement
 from .revocation import check_revocation
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
 from .tls import opportunistic_client_context, strict_client_context
@@ -57,11 +69,13 @@ class ClientProfile:
     ehlo_name: str = DEFAULT_EHLO
     use_starttls: bool = True  # False: never issues STARTTLS, even when offered
     send_sni: bool = True  # False: the ClientHello carries no server_name extension
+    apply_policies: bool = False  # look up MTA-STS and DANE and apply them
 
 
 STRICT = ClientProfile("strict", require_tls=True, verify=True, check_revocation=True)
 OPPORTUNISTIC = ClientProfile("opportunistic", require_tls=False, verify=False, check_revocation=False)
-PROFILES = {profile.name: profile for profile in (STRICT, OPPORTUNISTIC)}
+POLICY = ClientProfile("policy", require_tls=False, verify=False, check_revocation=False, apply_policies=True)
+PROFILES = {profile.name: profile for profile in (STRICT, OPPORTUNISTIC, POLICY)}
 
 
 class TLSMode(str, enum.Enum):
@@ -102,6 +116,7 @@ class Network:
     dns: tuple[str, int]
     ports: Mapping[str, int] = field(default_factory=dict)
     smtp_port: int = 25
+    https_ports: Mapping[str, int] = field(default_factory=dict)  # MTA-STS policy hosts
 
 
 class _Stop(Exception):
@@ -125,8 +140,9 @@ class SMTPClient:
                  handshake_timeout: float = timeouts.HANDSHAKE_TIMEOUT,
                  revocation_timeout: float = timeouts.REVOCATION_FETCH_TIMEOUT,
                  tls_mode: TLSMode = TLSMode.STARTTLS, mx_limit: int | None = None,
-                 source_address: str | None = None, context: ssl.SSLContext | None = None) -> None:
-        if profile.verify and not cafile and context is None:
+                 source_address: str | None = None, context: ssl.SSLContext | None = None,
+                 require_dane: bool = False) -> None:
+        if ((profile.verify and context is None) or profile.apply_policies) and not cafile:
             raise ValueError("a verifying profile needs the CA file of the simulated public roots")
         self.network = network
         self.profile = profile
@@ -147,6 +163,10 @@ class SMTPClient:
         self._resolver.port = network.dns[1]
         self._resolver.lifetime = timeouts.DNS_TIMEOUT
         self._resolver.timeout = timeouts.DNS_TIMEOUT / 3
+        self._policies = PolicyEngine(network.dns, cafile, network.https_ports, require_dane) \
+            if profile.apply_policies and cafile else None
+        self._webpki_context = strict_client_context(cafile) if self._policies and cafile else None
+        self._unverified_context = opportunistic_client_context()
 
     # DNS
 
@@ -178,15 +198,20 @@ class SMTPClient:
         except dns.exception.DNSException as error:
             return self._dns_failure(f"MX look-up for {domain} failed: {error}", started)
 
+        sts = self._policies.discover(domain) if self._policies else None
         attempts: list[Outcome] = []
         for host in hosts:
+            requirement = self._policies.requirement(domain, host, sts) if self._policies and sts else None
+            if requirement is not None and requirement.defer is not None:
+                attempts.append(self._deferred(host, requirement, started))
+                continue
             try:
                 addresses = self.addresses(host)
             except dns.exception.DNSException as error:
                 attempts.append(self._dns_failure(f"A look-up for MX {host} failed: {error}", started))
                 continue
             for address in addresses:
-                outcome = self._attempt(host, address, sender, recipient, message, started)
+                outcome = self._attempt(host, address, sender, recipient, message, started, requirement)
                 attempts.append(outcome)
                 if outcome.delivered or _permanent(outcome) or self._limit_reached(attempts):
                     return _with_attempts(outcome, attempts)
@@ -199,29 +224,76 @@ class SMTPClient:
         return Outcome(C.DNS_FAILURE, "lookup-failed", Stage.DNS, error=error, profile=self.profile.name,
                        duration_s=time.perf_counter() - started, transcript=(f"-- {error}",))
 
+    def _deferred(self, host: str, requirement: Requirement, started: float) -> Outcome:
+        """The outcome when a policy forbids connecting to ``host`` at all."""
+        assert requirement.defer is not None
+        failure_class, reason, message = requirement.defer
+        return Outcome(failure_class, reason, Stage.POLICY, error=message, profile=self.profile.name,
+                       duration_s=time.perf_counter() - started, transcript=(f"-- {message}",), mx_host=host,
+                       policy=requirement.result(failure_class, reason, None, None))
+
     def _attempt(self, host: str, address: str, sender: str, recipient: str, message: bytes | None,
-                 started: float) -> Outcome:
+                 started: float, requirement: Requirement | None = None) -> Outcome:
         if not is_loopback(address):
             return Outcome(C.CONNECTION_FAILURE, "not-loopback", Stage.CONNECT, profile=self.profile.name,
                            error=f"MX {host} resolves to {address}, outside loopback: not connecting",
                            mx_host=host, mx_address=address)
+        outcome, local = self._session(host, address, sender, recipient, message, started, requirement)
+        if requirement is None:
+            return outcome
+        failed = outcome.failure_class in REPORTABLE
+        if failed and not requirement.enforce and requirement.check is not Check.NONE:
+            return self._testing_retry(outcome, host, address, sender, recipient, message, started, requirement)
+        return dataclasses.replace(outcome, policy=requirement.result(
+            outcome.failure_class if failed else None, outcome.reason if failed else "", address, local))
+
+    def _testing_retry(self, failed: Outcome, host: str, address: str, sender: str, recipient: str,
+                       message: bytes | None, started: float, requirement: Requirement) -> Outcome:
+        """Deliver after a failure under an MTA-STS policy in testing mode, and report the failure.
+
+        RFC 8461 section 5: a testing policy never stops delivery. The
+        failure is what enforce mode would have refused, so it goes into the
+        TLS-RPT result; the message then goes out in a new session without
+        verification, as it would with no policy at all.
+        """
+        note = f"-- testing mode: would refuse ({failed.label}); reconnecting without verification"
+        retry, local = self._session(host, address, sender, recipient, message, started, requirement.relaxed())
+        report = requirement.result(failed.failure_class, failed.reason, address, local)
+        return dataclasses.replace(retry, policy=report, transcript=(*failed.transcript, note, *retry.transcript))
+
+    def _session(self, host: str, address: str, sender: str, recipient: str, message: bytes | None,
+                 started: float, requirement: Requirement | None) -> tuple[Outcome, str | None]:
         port = self.network.ports.get(address, self.network.smtp_port)
-        session = _Session(self, host, address, port)
+        session = _Session(self, host, address, port, requirement)
         try:
             session.run(sender, recipient, message or _default_message(sender, recipient))
         except _Stop as stop:
-            return session.outcome(started, stop)
+            return session.outcome(started, stop), session.local_address
         finally:
             session.close()
-        return session.outcome(started, None)
+        return session.outcome(started, None), session.local_address
+
+    def context_for(self, requirement: Requirement | None) -> ssl.SSLContext:
+        """The TLS context a session uses: the profile's, or the one its policy demands."""
+        check = requirement.check if requirement else Check.NONE
+        if check is Check.WEBPKI and self._webpki_context is not None:
+            return self._webpki_context
+        if check in (Check.DANE, Check.ENCRYPT):
+            return self._unverified_context  # TLSA matching happens after the handshake
+        return self._context
 
 
 class _Session:
     """One SMTP session from connect to QUIT, with everything it observed."""
 
-    def __init__(self, client: SMTPClient, host: str, address: str, port: int) -> None:
+    def __init__(self, client: SMTPClient, host: str, address: str, port: int,
+                 requirement: Requirement | None = None) -> None:
         self.client = client
         self.profile = client.profile
+        self.requirement = requirement
+        self.check = requirement.check if requirement else Check.NONE
+        self.require_tls = self.profile.require_tls or bool(requirement and requirement.require_tls)
+        self.local_address: str | None = None
         self.host = host
         self.address = address
         self.port = port
@@ -261,6 +333,7 @@ class _Session:
             # Commands are small writes answered at once: without TCP_NODELAY,
             # Nagle's algorithm and delayed ACKs add about 40 ms per exchange.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.local_address = self.sock.getsockname()[0]  # TLS-RPT's sending-mta-ip
         except OSError as error:
             raise _Stop(Stage.CONNECT, C.CONNECTION_FAILURE, _connect_reason(error),
                         f"connect to {self.address}:{self.port} failed: {error}") from error
@@ -274,7 +347,7 @@ class _Session:
     def _starttls(self, extensions: set[str]) -> bool:
         """Upgrade to TLS; return True when the session is now encrypted."""
         if "STARTTLS" not in extensions:
-            if self.profile.require_tls:
+            if self.require_tls:
                 raise _Stop(Stage.EHLO, C.STARTTLS_NOT_SUPPORTED, "not-advertised",
                             f"TLS is required, but was not offered by host {self.host}[{self.address}]",
                             reply=self.last_reply)
@@ -286,7 +359,7 @@ class _Session:
 
         reply = self._command(Stage.STARTTLS, "STARTTLS")
         if reply.code != 220:
-            if self.profile.require_tls:
+            if self.require_tls:
                 raise _Stop(Stage.STARTTLS, C.STARTTLS_NOT_SUPPORTED, "refused",
                             f"STARTTLS refused by {self.host}[{self.address}]: {reply}", reply=reply)
             self._note(f"STARTTLS refused ({reply.code}): continuing in plaintext (opportunistic)")
@@ -297,7 +370,9 @@ class _Session:
 
     def _secure(self) -> None:
         self._handshake()
-        if self.profile.check_revocation:
+        if self.check is Check.DANE:
+            self._check_tlsa()
+        if self.profile.check_revocation or self.check is Check.WEBPKI:
             self._check_revocation()
 
     def _refuse_injected_plaintext(self) -> None:
@@ -314,7 +389,7 @@ class _Session:
 
     def _handshake(self) -> None:
         assert self.sock is not None and self.wire is not None
-        context = self.client._context
+        context = self.client.context_for(self.requirement)
         self.sock.settimeout(self.client.handshake_timeout)
         try:
             server_name = self.host if self.profile.send_sni else None
@@ -332,9 +407,25 @@ class _Session:
         self.wire.sock = tls
         self.protocol = tls.version()
         self.cipher = (tls.cipher() or ("?",))[0]
-        self.trust = Trust.VERIFIED if self.profile.verify else _unverified_trust(tls)
+        verified = self.profile.verify or self.check is Check.WEBPKI
+        self.trust = Trust.VERIFIED if verified else _unverified_trust(tls)
         self._note(f"{self.trust.value.capitalize()} TLS connection established to {self.host}"
                    f"[{self.address}]:{self.port}: {self.protocol} with cipher {self.cipher}")
+
+    def _check_tlsa(self) -> None:
+        """Authenticate the server's chain against the MX's usable TLSA records (RFC 7672)."""
+        assert isinstance(self.sock, ssl.SSLSocket) and self.requirement is not None
+        sent = self.sock._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]
+        # NOTE: private in Python 3.11 and 3.12, public as SSLSocket.get_unverified_chain() from 3.13.
+        chain = [x509.load_der_x509_certificate(cert.public_bytes(2)) for cert in sent]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        failure = dane.authenticate(chain, self.requirement.tlsa, self.requirement.dane_names, now)
+        if failure is not None:
+            self._note(f"DANE: {failure.message}")
+            raise _Stop(Stage.CERTIFICATE, failure.failure_class, failure.reason, failure.message,
+                        trust=Trust.UNTRUSTED)
+        self.trust = Trust.VERIFIED
+        self._note(f"DANE: the chain matches a TLSA record of {dane.tlsa_name(self.host)}")
 
     def _check_revocation(self) -> None:
         assert isinstance(self.sock, ssl.SSLSocket)

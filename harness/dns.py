@@ -6,6 +6,13 @@ PTR, TXT, TLSA, CNAME) to the shared ``Zone``; the server answers from it with
 the AA bit set, NXDOMAIN for names it has never heard of and an empty NOERROR
 answer for a known name without the requested type (RFC 2308 NODATA).
 
+DNSSEC is simulated at the level a sending MTA sees it. An MTA does not
+validate signatures itself; it asks a validating resolver, which sets the AD
+bit on answers it proved secure and answers SERVFAIL when the proof is bogus
+(RFC 4035 section 3.2.3, RFC 6840 section 5.8). ``Zone.set_dnssec`` tells the
+server which names a validating resolver would call secure or bogus; every
+other name is insecure (no AD bit), as for an unsigned zone.
+
 dnslib parses and packs the messages; the sockets are ours, because dnslib's
 DNSServer listens on all interfaces unless told otherwise, prints every query
 to stdout and takes half a second to stop.
@@ -30,6 +37,9 @@ from .loopback import Wakeup, allocate_address, require_loopback
 log = logging.getLogger(__name__)
 
 RECORD_TYPES = ("A", "AAAA", "MX", "PTR", "TXT", "CNAME", "TLSA")
+
+# What a validating resolver would conclude about a name's answers.
+DNSSEC_STATUSES = ("secure", "insecure", "bogus")
 
 # DNS over UDP without EDNS carries at most 512 octets (RFC 1035 section 4.2.1).
 UDP_PAYLOAD_LIMIT = 512
@@ -133,7 +143,28 @@ class Zone:
     def __init__(self, records: tuple[Record, ...] | list[Record] = ()) -> None:
         self._lock = threading.Lock()
         self._records: dict[tuple[str, str], list[Record]] = {}
+        self._dnssec: dict[str, str] = {}
         self.add(records)
+
+    def set_dnssec(self, names: list[str] | tuple[str, ...], status: str) -> None:
+        """Mark answers for ``names`` as a validating resolver would see them.
+
+        ``secure`` sets the AD bit, ``bogus`` turns every answer for the name
+        into SERVFAIL, ``insecure`` (the default) does neither.
+        """
+        if status not in DNSSEC_STATUSES:
+            raise ConfigurationError(f"DNSSEC status {status!r} is not known; use one of "
+                                     f"{', '.join(DNSSEC_STATUSES)}")
+        with self._lock:
+            for name in names:
+                if status == "insecure":
+                    self._dnssec.pop(normalize(name), None)
+                else:
+                    self._dnssec[normalize(name)] = status
+
+    def dnssec(self, name: str) -> str:
+        with self._lock:
+            return self._dnssec.get(normalize(name), "insecure")
 
     def add(self, records: tuple[Record, ...] | list[Record]) -> None:
         with self._lock:
@@ -165,6 +196,11 @@ class Zone:
         reply = request.reply()  # copies the id and question, sets QR, AA and RD
         question = request.q
         rtype = dnslib.QTYPE.get(question.qtype, str(question.qtype))
+        status = self.dnssec(str(question.qname))
+        if status == "bogus":
+            reply.header.rcode = dnslib.RCODE.SERVFAIL
+            return reply.pack()
+        reply.header.ad = int(status == "secure")
         records, exists = self.lookup(str(question.qname), rtype)
         if not exists:
             reply.header.rcode = dnslib.RCODE.NXDOMAIN

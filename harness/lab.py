@@ -12,13 +12,15 @@ import logging
 from dataclasses import dataclass
 from typing import Iterator
 
-from . import timeouts
+from . import dane, timeouts
 from .client import PROFILES, ClientSettings, Network, SMTPClient
 from .dns import DnsServer, Record, Zone, reverse_name
 from .eventloop import EventLoopThread
 from .legacyserver import LegacyMailServer
+from .mtasts import Fetch
 from .outcome import Outcome
-from .pki import ISSUER_SLUGS, CertificateSpec, SimulatedPKI
+from .pki import ISSUER_SLUGS, CertificateSpec, IssuedCertificate, SimulatedPKI, public_key
+from .policyhost import PolicyHost, PolicyHostConfig
 from .repository import RepositoryServer, UnansweredEndpoint
 from .scenario import Scenario, Variant
 from .sender import SendingHost
@@ -131,7 +133,9 @@ class SimulatedHost:
         self.second_mx = f"mx2.{self.domain}"
         self.server: MailServer | LegacyMailServer | None = None
         self.second_server: MailServer | None = None  # only when the variant has a second MX
+        self.policy_host: PolicyHost | None = None  # only when the variant has an MTA-STS policy
         self.records: list[Record] = []
+        self._signed: list[str] = []
 
     def __enter__(self) -> "SimulatedHost":
         config = self._server_config()
@@ -140,16 +144,22 @@ class SimulatedHost:
         try:
             if self.variant.second_mx is not None:
                 self.second_server = MailServer(self._second_server_config(), loop=self.lab.loop).__enter__()
+            if self.variant.mta_sts is not None:
+                self.policy_host = PolicyHost(self._policy_host_config()).__enter__()
+            self.records = self._records(self.server.address) + self._policy_records(config.certificate)
+            self.lab.zone.add(self.records)
+            self._sign_zone()
         except BaseException:
-            self.server.__exit__(None, None, None)
+            self.__exit__(None, None, None)
             raise
-        self.records = self._records(self.server.address)
-        self.lab.zone.add(self.records)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.lab.zone.remove(self.records)
+        self.lab.zone.set_dnssec(self._signed, "insecure")
         try:
+            if self.policy_host is not None:
+                self.policy_host.__exit__(None, None, None)
             if self.second_server is not None:
                 self.second_server.__exit__(None, None, None)
         finally:
@@ -174,7 +184,8 @@ class SimulatedHost:
     def network(self) -> Network:
         assert self.server is not None, "the host is not started"
         ports = {server.address: server.port for server in (self.server, self.second_server) if server}
-        return Network(dns=(self.lab.dns.address, self.lab.dns.port), ports=ports)
+        https = {self.policy_host.address: self.policy_host.port} if self.policy_host else {}
+        return Network(dns=(self.lab.dns.address, self.lab.dns.port), ports=ports, https_ports=https)
 
     def client(self, profile: str | None = None, settings: ClientSettings | None = None) -> SMTPClient:
         """Return a client with the variant's profile and settings, or the ones given."""
@@ -185,7 +196,7 @@ class SimulatedHost:
             reply_timeout=settings.reply_timeout or timeouts.REPLY_TIMEOUT,
             handshake_timeout=settings.handshake_timeout or timeouts.HANDSHAKE_TIMEOUT,
             revocation_timeout=settings.revocation_timeout or timeouts.REVOCATION_FETCH_TIMEOUT,
-            tls_mode=settings.tls_mode, mx_limit=settings.mx_limit,
+            tls_mode=settings.tls_mode, mx_limit=settings.mx_limit, require_dane=self.variant.require_dane,
         )
 
     def deliver(self, profile: str | None = None) -> Outcome:
@@ -228,6 +239,58 @@ class SimulatedHost:
         for template in self.variant.records:
             records.append(template.fill(domain=self.domain, mx=self.mx, mx_address=address))
         return records
+
+
+    # Policies (MTA-STS and DANE)
+
+    def _policy_host_config(self) -> PolicyHostConfig:
+        spec = self.variant.mta_sts
+        assert spec is not None
+        hostname = f"mta-sts.{self.domain}"
+        return PolicyHostConfig(hostname, self._issue(spec.certificate), spec.policy_text(self.mx, self.domain),
+                                spec.fetch)
+
+    def _policy_records(self, leaf: IssuedCertificate | None) -> list[Record]:
+        records = []
+        sts = self.variant.mta_sts
+        if sts is not None and self.policy_host is not None:
+            records.append(Record(f"_mta-sts.{self.domain}", "TXT", sts.txt))
+            if sts.fetch is not Fetch.NO_HOST:
+                records.append(Record(f"mta-sts.{self.domain}", "A", self.policy_host.address))
+        if self.variant.dane is not None:
+            name = dane.tlsa_name(self.mx)
+            records += [Record(name, "TLSA", self._tlsa(spec, leaf)) for spec in self.variant.dane.tlsa]
+        return records
+
+    def _tlsa(self, spec: dane.TlsaSpec, leaf: IssuedCertificate | None) -> str:
+        """Return a TLSA record's presentation form for what the spec pins."""
+        if spec.data is not None:
+            return f"{spec.usage} {spec.selector} {spec.matching} {spec.data}"
+        pki = self.lab.pki
+        assert pki is not None
+        if spec.key is not None:
+            pinned = public_key(spec.key)
+        elif spec.of is dane.TlsaSource.INTERMEDIATE:
+            pinned = pki.intermediate.certificate
+        elif spec.of is dane.TlsaSource.ROOT:
+            pinned = pki.root.certificate
+        else:
+            assert leaf is not None, "a TLSA record of the leaf needs a certificate on the MX"
+            pinned = leaf.certificate
+        data = dane.association(pinned, spec.selector, spec.matching)
+        return f"{spec.usage} {spec.selector} {spec.matching} {data.hex()}"
+
+    def _sign_zone(self) -> None:
+        """Tell the DNS server which answers a validating resolver would call secure or bogus."""
+        spec = self.variant.dane
+        if spec is None or spec.dnssec is dane.DnssecStatus.INSECURE:
+            return
+        # The domain and MX host are signed; a bogus status breaks only the TLSA answer,
+        # the common case of a TLSA zone whose signatures expired.
+        signed = [self.domain, self.mx]
+        self.lab.zone.set_dnssec(signed, "secure")
+        self.lab.zone.set_dnssec([dane.tlsa_name(self.mx)], spec.dnssec.value)
+        self._signed = signed + [dane.tlsa_name(self.mx)]
 
 
 def iter_variants(scenarios: list[Scenario]) -> Iterator[tuple[Scenario, Variant]]:

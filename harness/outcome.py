@@ -12,6 +12,10 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .policy import PolicyResult
 
 # RFC 3463 section 2: class.subject.detail, class 2, 4 or 5.
 _ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
@@ -58,6 +62,7 @@ class Stage(str, enum.Enum):
     HANDSHAKE = "handshake"
     CERTIFICATE = "certificate"
     REVOCATION = "revocation"
+    POLICY = "policy"  # MTA-STS or DANE said not to connect at all
     MAIL = "mail"
     RCPT = "rcpt"
     DATA = "data"
@@ -130,6 +135,7 @@ class Outcome:
     duration_s: float = 0.0
     profile: str = "strict"
     attempts: tuple["Outcome", ...] = field(default=(), repr=False)
+    policy: "PolicyResult | None" = None  # the session as TLS-RPT counts it (policy-aware senders)
 
     @property
     def delivered(self) -> bool:
@@ -138,6 +144,8 @@ class Outcome:
     @property
     def label(self) -> str:
         """The class and the finer reason as one token, e.g. ``certificate-not-trusted/self-signed``."""
+        if self.delivered and self.policy is not None and self.policy.result_type is not None:
+            return f"delivered, reported {self.policy.result_type}"  # MTA-STS testing mode, unusable policy
         if self.reason:
             return f"{self.failure_class}/{self.reason}"
         return str(self.failure_class)
@@ -169,4 +177,5 @@ class Outcome:
                  "reason": attempt.reason, "verify_code": attempt.verify_code}
                 for attempt in self.attempts
             ],
+            "policy": self.policy.to_dict() if self.policy else None,
         }

@@ -152,6 +152,11 @@ def _leaf_key(kind: KeyKind) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def public_key(kind: KeyKind):  # type: ignore[no-untyped-def]
+    """The public half of the process's key of ``kind``: what a TLSA record with selector 1 pins."""
+    return _leaf_key(kind).public_key()
+
+
 class _Authority:
     """A CA from trustme, with its certificate and key loaded for signing leaves."""
 

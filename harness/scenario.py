@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import ClientSettings
+from .dane import DaneSpec
 from .dns import RecordTemplate
+from .mtasts import MtaStsSpec
 from .outcome import FailureClass, Outcome, Stage, Trust
 from .pki import CertificateSpec
 from .sender import SenderSettings
@@ -45,9 +47,12 @@ class Expectation:
     stage: Stage | None = None
     trust: Trust | None = None
     enhanced_status: str | None = None  # RFC 3463, e.g. "5.7.25"
+    reported: str | None = None  # the TLS-RPT result of the session: a result type or "success"
 
     @property
     def label(self) -> str:
+        if self.failure_class is FailureClass.DELIVERED and self.reported not in (None, "success"):
+            return f"delivered, reported {self.reported}"
         return f"{self.failure_class}/{self.reason}" if self.reason else str(self.failure_class)
 
     def mismatches(self, outcome: Outcome) -> list[str]:
@@ -71,7 +76,17 @@ class Expectation:
         observed_status = outcome.reply.enhanced_status if outcome.reply else None
         if self.enhanced_status is not None and observed_status != self.enhanced_status:
             problems.append(f"enhanced status: expected {self.enhanced_status}, observed {observed_status}")
+        if self.reported is not None:
+            observed_report = _reported(outcome)
+            if observed_report != self.reported:
+                problems.append(f"TLS-RPT result: expected {self.reported}, observed {observed_report}")
         return problems
+
+
+def _reported(outcome: Outcome) -> str:
+    if outcome.policy is None:
+        return "(no policy evaluated)"
+    return str(outcome.policy.result_type) if outcome.policy.result_type else "success"
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,9 @@ class Variant:
     client: ClientSettings = field(default_factory=ClientSettings)
     second_mx: SecondMX | None = None
     sender: SenderSettings | None = None  # the sending host, in sending scenarios only
+    mta_sts: MtaStsSpec | None = None  # the domain's MTA-STS TXT record, policy and policy host
+    dane: DaneSpec | None = None  # the MX's TLSA records and their DNSSEC status
+    require_dane: bool = False  # the sender delivers to this domain only with DANE
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,7 @@ TOOL_TIMEOUT = 20.0
 # After a client's attempt ends, waiting for the server to close its side of
 # the session, so the server's log (TLS failure, rejection) is complete.
 SESSION_SETTLE_TIMEOUT = 5.0
+
+# Fetching an MTA-STS policy over HTTPS from the loopback policy host
+# (RFC 8461 section 3.3 leaves the value to the sender; real senders use tens of seconds).
+POLICY_FETCH_TIMEOUT = 5.0
