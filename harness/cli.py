@@ -7,6 +7,7 @@ errors as one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -15,10 +16,12 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Sequence, TextIO
 
 from . import __version__
 from .catalog import Catalog, load_catalog
+from . import tlsrpt
 from .errors import HarnessError
 from .lab import Lab
 from .outcome import Outcome
@@ -35,12 +38,15 @@ PROFILE_TITLES = {
     "strict": "strict sender (Exchange Online with TLS enforced)",
     "opportunistic": "opportunistic sender (default MTA behaviour, no verification)",
     "sender": "your sending MTA, as the variant sets it up, to the Outlook.com-like receiver",
+    "policy": "policy-aware sender (Exchange Online default: MTA-STS and DANE applied)",
 }
 
 # explain: which runs show a scenario. With the strict receiver, the sender
 # is the variant itself, so there is no second profile to compare.
 MX_RUNS = (("broken", "strict"), ("broken", "opportunistic"), ("fixed", "strict"))
 STRICT_RECEIVER_RUNS = (("broken", "sender"), ("fixed", "sender"))
+# A policy scenario's own sender is the policy-aware one, in place of the strict sender.
+POLICY_RUNS = (("broken", "policy"), ("broken", "opportunistic"), ("fixed", "policy"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print one JSON object per variant and line instead of the table")
     run.add_argument("--workers", type=_positive_int, default=default_workers(),
                      help="variants run at the same time (default: %(default)s; 1 runs them in order)")
+    run.add_argument("--tlsrpt", type=Path, metavar="FILE",
+                     help="write an RFC 8460 TLS-RPT aggregate report of the policy sessions to FILE")
 
     explain = commands.add_parser("explain", help="show a scenario's lesson with its broken and fixed runs")
     explain.add_argument("slug", metavar="SLUG")
@@ -152,9 +160,14 @@ def cmd_run(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     _report_catalog_errors(catalog)
     scenarios = catalog.select(args.slugs)
     started = time.perf_counter()
+    begun = datetime.datetime.now(datetime.timezone.utc)
     with Lab() as lab:
         results = run_scenarios(lab, scenarios, workers=args.workers)
     elapsed = time.perf_counter() - started
+    if args.tlsrpt is not None:
+        sessions = tlsrpt.session_results(r.outcome for r in results)
+        report = tlsrpt.build_report(sessions, begun, datetime.datetime.now(datetime.timezone.utc))
+        tlsrpt.write_report(report, args.tlsrpt)
     if args.json:
         for result in results:
             print(json.dumps(result.to_dict()), file=out)
@@ -200,7 +213,7 @@ def cmd_explain(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     scenario = catalog.get(args.slug)
     print_lesson(scenario, out)
     with Lab() as lab:
-        for variant_name, profile in (STRICT_RECEIVER_RUNS if scenario.strict_receiver else MX_RUNS):
+        for variant_name, profile in _explain_runs(scenario):
             with lab.host(scenario, variant_name) as host:
                 outcome = host.deliver(profile=profile)
                 events = list(host.server.events) if host.server else []
@@ -212,6 +225,12 @@ def cmd_explain(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
                 if event.kind == "tls-failed":
                     print(f"   server log: {event.peer} TLS handshake failed: {event.detail}", file=out)
     return EXIT_OK
+
+
+def _explain_runs(scenario: Scenario) -> tuple[tuple[str, str], ...]:
+    if scenario.strict_receiver:
+        return STRICT_RECEIVER_RUNS
+    return POLICY_RUNS if scenario.broken.profile == "policy" else MX_RUNS
 
 
 def print_lesson(scenario: Scenario, out: TextIO) -> None:
@@ -232,6 +251,11 @@ def print_lesson(scenario: Scenario, out: TextIO) -> None:
 def print_outcome(outcome: Outcome, out: TextIO) -> None:
     for line in outcome.transcript:
         print(f"   {line}", file=out)
+    if outcome.policy is not None:
+        policy = outcome.policy
+        result = policy.result_type or "success"
+        print(f"   TLS-RPT: policy-type {policy.policy_type}, result {result}"
+              + (f" ({policy.reason})" if policy.reason else ""), file=out)
     if outcome.delivered:
         channel = f"{outcome.protocol} {outcome.cipher}" if outcome.protocol else "plaintext"
         print(f"   result: delivered over {channel} (trust: {outcome.trust})", file=out)
