@@ -64,7 +64,7 @@ class DnssecStatus(str, enum.Enum):
 
 
 class TlsaSource(str, enum.Enum):
-    """Which certificate a scenario's TLSA record describes."""
+    """The certificate of the host's chain that a scenario's TLSA record pins."""
 
     LEAF = "leaf"  # the certificate the MX presents
     INTERMEDIATE = "intermediate"  # the public intermediate that issued it
@@ -204,7 +204,7 @@ def is_secure(name: str, rtype: str, resolver: dns.resolver.Resolver) -> bool:
 
 @dataclass(frozen=True)
 class DaneFailure:
-    """Why a chain did not authenticate under the TLSA records."""
+    """The reason a chain failed DANE authentication, as a failure class and message."""
 
     failure_class: FailureClass
     reason: str

@@ -16,7 +16,7 @@ on as though the domain had no policy (section 5) and reports the failure
 (RFC 8460 result types sts-policy-fetch-error, sts-policy-invalid,
 sts-webpki-invalid). The harness keeps no policy cache.
 
-The policy host here is the loopback HTTPS server of ``policyhost``; the
+The policy host here is the loopback HTTPS server of ``policyhost``. The
 client resolves ``mta-sts.<domain>`` through the fake DNS and maps the
 address to its real port, as it does for the MX.
 """
@@ -45,8 +45,8 @@ POLICY_PATH = "/.well-known/mta-sts.txt"
 # Section 3.2: max_age is at most 31557600 seconds (about one year).
 MAX_AGE_LIMIT = 31557600
 
-# Section 3.3 leaves the size open; 64 KiB is far above any real policy and
-# keeps a misbehaving host from feeding the client without end.
+# Our own limit, not the RFC's: 64 KiB is far above any real policy and keeps
+# a misbehaving host from feeding the client without end.
 POLICY_SIZE_LIMIT = 64 * 1024
 
 

@@ -1,7 +1,7 @@
 """The policy engine: what MTA-STS and DANE demand of each MX, and what a session reports.
 
 Before it connects, a policy-aware sender (Exchange Online since 2022, or
-Postfix with DANE and an MTA-STS resolver) asks two questions per recipient
+Postfix with DANE and an MTA-STS resolver) checks two things per recipient
 domain and MX host:
 
 1. DANE (RFC 7672): are there DNSSEC-validated TLSA records at
@@ -45,7 +45,7 @@ class PolicyType(str, enum.Enum):
 
 
 class Check(str, enum.Enum):
-    """How a session authenticates the MX."""
+    """The way a session authenticates the MX."""
 
     NONE = "none"  # the profile's own behaviour (opportunistic or forced TLS)
     WEBPKI = "webpki"  # chain to a public root and the MX name (MTA-STS)
@@ -84,7 +84,7 @@ class PolicyResult:
 
 @dataclass(frozen=True)
 class Requirement:
-    """What the policies demand of one MX host, decided before connecting."""
+    """The demands of the policies on one MX host, decided before connecting."""
 
     check: Check
     require_tls: bool
@@ -95,12 +95,12 @@ class Requirement:
     defer: tuple[FailureClass, str, str] | None = None  # class, reason, message: do not connect
 
     def relaxed(self) -> "Requirement":
-        """The same policy with nothing enforced: how a testing-mode policy delivers after a failure."""
+        """Return this policy with nothing enforced, which is how testing mode delivers after a failure."""
         return dataclasses.replace(self, check=Check.NONE, require_tls=False, enforce=False)
 
     def result(self, failure_class: FailureClass | None, reason: str, receiving_ip: str | None,
                sending_ip: str | None) -> PolicyResult:
-        """The TLS-RPT line of a session under this requirement."""
+        """Return the TLS-RPT result of a session under this requirement."""
         if failure_class is None and self.report.result_type is not None:
             # Delivered, but the policy itself failed before the session
             # (an unusable MTA-STS policy, an MX missing from a testing policy).

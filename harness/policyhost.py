@@ -2,7 +2,7 @@
 
 A small HTTPS server on its own loopback address, port 0, presenting a
 certificate from the simulated PKI for ``mta-sts.<domain>``. It serves one
-policy file, or answers 404 or a redirect when the scenario says so. Each
+policy file, or returns 404 or a redirect when the scenario asks for one. Each
 connection's TLS handshake runs in the server thread with a deadline, so a
 client that fails validation (and closes with an alert) is logged as the
 server would log it and never stops the server.
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PolicyHostConfig:
-    """What the policy host serves and with which certificate."""
+    """The policy host's name, certificate, policy text and fetch behaviour."""
 
     hostname: str  # mta-sts.<domain>
     certificate: IssuedCertificate

@@ -46,6 +46,5 @@ TOOL_TIMEOUT = 20.0
 # the session, so the server's log (TLS failure, rejection) is complete.
 SESSION_SETTLE_TIMEOUT = 5.0
 
-# Fetching an MTA-STS policy over HTTPS from the loopback policy host
-# (RFC 8461 section 3.3 leaves the value to the sender; real senders use tens of seconds).
+# Fetching an MTA-STS policy over HTTPS from the loopback policy host, connect and read.
 POLICY_FETCH_TIMEOUT = 5.0

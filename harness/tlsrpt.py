@@ -39,7 +39,7 @@ POLICY_TYPES = frozenset(str(kind) for kind in PolicyType)
 
 
 def session_results(outcomes: Iterable[Outcome | None]) -> list[PolicyResult]:
-    """The policy results of the outcomes that were evaluated under a policy (policy profile)."""
+    """Return the policy results of the outcomes evaluated under a policy (the policy profile's)."""
     return [outcome.policy for outcome in outcomes if outcome is not None and outcome.policy is not None]
 
 
@@ -104,7 +104,7 @@ def _failure_details(failures: list[PolicyResult]) -> list[dict[str, Any]]:
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
-    """Write the report as UTF-8 JSON; RFC 8460 section 5.3 names gzip as optional, so plain JSON it is."""
+    """Write the report as uncompressed UTF-8 JSON."""
     try:
         path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
