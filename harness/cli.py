@@ -315,6 +315,9 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
         print(f"  second MX     {host.second_mx} at {second.address} port {second.port} "
               f"(preference {host.variant.second_mx.preference}; {where.mx} has 10)", file=out)
     print(f"  DNS server    {dns_address} port {dns_port} (UDP and TCP)", file=out)
+    if host.policy_host is not None:
+        print(f"  MTA-STS host  {host.policy_host.address} port {host.policy_host.port} "
+              f"(HTTPS, mta-sts.{where.domain})", file=out)
     print(f"  CA file       {lab.cafile}  (the simulated public root; trust only this)", file=out)
     print("\ntry it with third-party clients:", file=out)
     starttls_option = "" if implicit else "-starttls smtp "

@@ -199,6 +199,7 @@ class Zone:
         status = self.dnssec(str(question.qname))
         if status == "bogus":
             reply.header.rcode = dnslib.RCODE.SERVFAIL
+            reply.header.ad = 0  # reply() copies the query's AD bit; a bogus answer is never authenticated
             return reply.pack()
         reply.header.ad = int(status == "secure")
         records, exists = self.lookup(str(question.qname), rtype)

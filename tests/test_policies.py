@@ -296,9 +296,10 @@ def test_tlsa_usability_follows_rfc_7672():
 def test_dns_server_reports_dnssec_status(status, rcode, ad):
     zone = Zone([Record("_25._tcp.mx.example.test", "TLSA", "3 1 1 " + "00" * 32)])
     zone.set_dnssec(["_25._tcp.mx.example.test"], status)
+    query = dns.message.make_query("_25._tcp.mx.example.test", "TLSA")
+    query.flags |= dns.flags.AD  # ask for validation, as a DANE sender does
     with DnsServer(zone) as server:
-        response = dns.query.udp(dns.message.make_query("_25._tcp.mx.example.test", "TLSA"),
-                                 server.address, port=server.port, timeout=3)
+        response = dns.query.udp(query, server.address, port=server.port, timeout=3)
 
     assert response.rcode() == rcode
     assert bool(response.flags & dns.flags.AD) is ad
