@@ -225,7 +225,7 @@ class SMTPClient:
                        duration_s=time.perf_counter() - started, transcript=(f"-- {error}",))
 
     def _deferred(self, host: str, requirement: Requirement, started: float) -> Outcome:
-        """The outcome when a policy forbids connecting to ``host`` at all."""
+        """Return the outcome of a delivery that a policy stops before it connects to ``host``."""
         assert requirement.defer is not None
         failure_class, reason, message = requirement.defer
         return Outcome(failure_class, reason, Stage.POLICY, error=message, profile=self.profile.name,
@@ -253,7 +253,7 @@ class SMTPClient:
 
         RFC 8461 section 5: a testing policy never stops delivery. The
         failure is what enforce mode would have refused, so it goes into the
-        TLS-RPT result; the message then goes out in a new session without
+        TLS-RPT result. The message then goes out in a new session without
         verification, as it would with no policy at all.
         """
         note = f"-- testing mode: would refuse ({failed.label}); reconnecting without verification"
@@ -274,7 +274,7 @@ class SMTPClient:
         return session.outcome(started, None), session.local_address
 
     def context_for(self, requirement: Requirement | None) -> ssl.SSLContext:
-        """The TLS context a session uses: the profile's, or the one its policy demands."""
+        """Return the TLS context a session uses: the profile's, or the one its policy demands."""
         check = requirement.check if requirement else Check.NONE
         if check is Check.WEBPKI and self._webpki_context is not None:
             return self._webpki_context

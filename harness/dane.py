@@ -241,7 +241,11 @@ def authenticate(chain: Sequence[x509.Certificate], records: Sequence[Tlsa], nam
 
 def _check_ta_chain(chain: Sequence[x509.Certificate], names: Sequence[str],
                     now: datetime.datetime) -> DaneFailure | None:
-    """Check signatures, dates and the leaf's name from the leaf up to the trust anchor."""
+    """Check signatures, dates and the leaf's name from the leaf up to the trust anchor.
+
+    NOTE: basicConstraints and keyUsage of the certificates above the leaf are
+    not checked, unlike a full RFC 5280 path validation.
+    """
     for child, parent in zip(chain, chain[1:]):
         try:
             child.verify_directly_issued_by(parent)

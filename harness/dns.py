@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 RECORD_TYPES = ("A", "AAAA", "MX", "PTR", "TXT", "CNAME", "TLSA")
 
-# What a validating resolver would conclude about a name's answers.
+# The verdicts a validating resolver can reach on the answers for a name.
 DNSSEC_STATUSES = ("secure", "insecure", "bogus")
 
 # DNS over UDP without EDNS carries at most 512 octets (RFC 1035 section 4.2.1).

@@ -62,7 +62,7 @@ class Stage(str, enum.Enum):
     HANDSHAKE = "handshake"
     CERTIFICATE = "certificate"
     REVOCATION = "revocation"
-    POLICY = "policy"  # MTA-STS or DANE said not to connect at all
+    POLICY = "policy"  # a policy (MTA-STS or DANE) ruled out connecting at all
     MAIL = "mail"
     RCPT = "rcpt"
     DATA = "data"

@@ -157,6 +157,8 @@ class PolicyEngine:
         # look-up itself was secure; otherwise an attacker chose the MX.
         if not dane.is_secure(domain, "MX", self.resolver):
             return None
+        # NOTE: the DNSSEC status of the MX host's own A records is not checked
+        # separately; scenarios sign the domain and the MX host together.
         found = dane.lookup_tlsa(mx_host, self.resolver)
         strings = tuple(record.presentation() for record in found.records)
         report = PolicyResult(PolicyType.TLSA, domain, strings, mx_host=mx_host)
@@ -174,6 +176,8 @@ class PolicyEngine:
         if sts.error is not None or sts.policy is None:
             # RFC 8461 section 5: no usable policy and none cached means
             # delivering as if the domain had none, and reporting why.
+            # NOTE: the engine keeps no policy cache, so a fetch failure never
+            # falls back to an earlier policy as a real sender's would.
             report = PolicyResult(PolicyType.STS, domain, mx_host=mx_host)
             error = sts.error
             failure = (error.failure_class, error.reason) if error else (C.STS_POLICY_FETCH_ERROR, "")
