@@ -145,3 +145,15 @@ def test_unwritable_report_path_is_a_usage_error(tmp_path, capsys):
 
     assert status == EXIT_USAGE
     assert "choose a writable path for --tlsrpt" in capsys.readouterr().err
+
+
+def test_explain_shows_each_sessions_tls_rpt_result():
+    out = io.StringIO()
+
+    status = main(["explain", "sts-testing-mode"], out=out)
+
+    lines = [line.strip() for line in out.getvalue().splitlines() if line.strip().startswith("TLS-RPT:")]
+    assert status == EXIT_OK
+    # broken with the policy sender, then the fixed variant; the opportunistic sender evaluates no policy
+    assert lines == ["TLS-RPT: policy-type sts, result certificate-host-mismatch (hostname-mismatch)",
+                     "TLS-RPT: policy-type sts, result success"]
