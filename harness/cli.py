@@ -25,6 +25,7 @@ from . import tlsrpt
 from .errors import HarnessError
 from .lab import Lab
 from .outcome import Outcome
+from .probecli import add_probe_parser, cmd_probe
 from .receiver import DNSBL_ZONE, dnsbl_query_name
 from .runner import VariantResult, default_workers, run_scenarios
 from .scenario import Scenario
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which set-up to serve (default: broken)")
     serve.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: run until Ctrl-C)")
+
+    add_probe_parser(commands)
     return parser
 
 
@@ -361,3 +364,4 @@ def print_receiver_banner(scenario: Scenario, variant: str, lab: Lab, host, out:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "explain": cmd_explain, "serve": cmd_serve}
+COMMANDS["probe"] = cmd_probe

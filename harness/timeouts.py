@@ -48,3 +48,8 @@ SESSION_SETTLE_TIMEOUT = 5.0
 
 # Fetching an MTA-STS policy over HTTPS from the loopback policy host, connect and read.
 POLICY_FETCH_TIMEOUT = 5.0
+
+# Each network wait of `smtp-harness probe` (connect, one reply, one handshake,
+# one DNS query) when the user gives no --timeout. Real hosts on the Internet
+# answer slower than loopback, and a probe makes about ten short connections.
+PROBE_TIMEOUT = 10.0

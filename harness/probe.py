@@ -1,0 +1,646 @@
+"""Probing a mail host the way Outlook.com sees it, and naming every problem, not only the first.
+
+A strict sender stops at the first failure: a host that speaks only TLS 1.0
+with a self-signed certificate shows only "protocol version", and after the
+admin enables TLS 1.2 the next attempt fails on the certificate. The probe
+first makes the strict attempt (the strict client's settings: STARTTLS
+required, SNI with the MX name, TLS 1.2 and 1.3 with Microsoft's suites,
+chain verified against the trust store, name matched against subjectAltName
+only, revocation checked), then re-probes with relaxed settings to learn what
+the host really offers:
+
+- each protocol version from TLS 1.0 to 1.3 alone (security level 0 where
+  OpenSSL 3 needs it for the old ones);
+- Microsoft's TLS 1.2 suites against every suite this OpenSSL knows, when
+  TLS 1.2 is the best the host speaks;
+- the chain sent with and without SNI, judged property by property
+  (``certcheck``): trust, dates, names, key size, signature, CRL and OCSP;
+- STARTTLS advertised, accepted and required;
+- forward-confirmed reverse DNS of the address.
+
+Each problem becomes a ``Finding`` with its class, severity, evidence and the
+catalog scenario that teaches it. The probe never sends a message: it stops
+after the handshake (and after MAIL FROM, reset at once, to learn whether
+plaintext is accepted).
+
+It connects only where the user points it: the host given, or the MX of the
+domain given, through the resolver given.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+
+import dns.exception
+import dns.resolver
+import dns.reversename
+from cryptography.hazmat.primitives import serialization
+
+from . import timeouts
+from .catalog import Catalog
+from .certcheck import LeafSummary, check_chain, load_chain, load_roots, name_matches, san_names, summarize
+from .classify import TLSFailure, classify_tls_error
+from .errors import ConfigurationError
+from .findings import Finding, Severity, deduplicate, ordered, with_lessons
+from .outcome import FailureClass, Reply
+from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
+from .tls import MICROSOFT_TLS12_CIPHERS, Version, _set_versions, strict_client_context
+
+C = FailureClass
+
+DEFAULT_EHLO = "probe.smtp-harness.invalid"
+
+# Every suite this OpenSSL still implements, at security level 0, so the
+# relaxed attempts learn what an old server offers instead of refusing it.
+ALL_CIPHERS = "ALL:@SECLEVEL=0"
+
+
+class Mode(str, enum.Enum):
+    """How TLS starts: STARTTLS on 25 and 587 (RFC 3207), implicit TLS on 465 (RFC 8314)."""
+
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Verdict(str, enum.Enum):
+    """The probe's answer, which is also its exit status."""
+
+    COMPATIBLE = "compatible"  # Outlook.com with TLS enforced would deliver
+    WOULD_BE_REFUSED = "would-be-refused"  # at least one error finding
+    COULD_NOT_CONNECT = "could-not-connect"  # no SMTP session at all
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Where and how to probe. ``host`` is a name or an address; ``domain`` asks for its MX first.
+
+    ``cafile`` None means the system trust store (what a real sender uses);
+    ``resolver`` None means the system resolver. ``sni`` defaults to the MX
+    or host name; ``timeout`` bounds each network wait.
+    """
+
+    host: str | None = None
+    domain: str | None = None
+    port: int = 25
+    mode: Mode = Mode.STARTTLS
+    cafile: str | None = None
+    sni: str | None = None
+    ehlo: str = DEFAULT_EHLO
+    resolver: tuple[str, int] | None = None
+    timeout: float = timeouts.PROBE_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if (self.host is None) == (self.domain is None):
+            raise ConfigurationError("give either a TARGET host[:port] or --domain DOMAIN, not both or neither")
+        if not 0 < self.port < 65536:
+            raise ConfigurationError(f"invalid port {self.port}: expected 1 to 65535 (25, 587 or 465)")
+        if self.timeout <= 0:
+            raise ConfigurationError(f"invalid timeout {self.timeout}: expected more than 0 seconds")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One connection: how far it went, what it negotiated, and the chain the server sent."""
+
+    name: str
+    failure: TLSFailure | None = None
+    error: str = ""
+    stage: str = "done"
+    reply: Reply | None = None
+    protocol: str | None = None
+    cipher: str | None = None
+    chain: tuple[bytes, ...] = ()
+    verified_chain: tuple[bytes, ...] = ()
+    extensions: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def label(self) -> str:
+        if self.failure is None:
+            return "ok"
+        return f"{self.failure.failure_class}/{self.failure.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        failure = self.failure
+        return {"name": self.name, "ok": self.ok, "result": self.label, "stage": self.stage, "error": self.error,
+                "verify_code": failure.verify_code if failure else None, "alert": failure.alert if failure else None,
+                "reply": str(self.reply) if self.reply else None, "protocol": self.protocol, "cipher": self.cipher}
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """Everything the probe learned, with its findings in severity order."""
+
+    target: str
+    mx_host: str
+    address: str | None
+    port: int
+    mode: Mode
+    sni: str | None
+    strict: Attempt | None
+    attempts: tuple[Attempt, ...]
+    versions: tuple[tuple[str, bool], ...]
+    leaf: LeafSummary | None
+    findings: tuple[Finding, ...]
+    duration_s: float
+    plaintext_mail: Reply | None = None  # the reply to MAIL FROM before STARTTLS
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.strict is None or self.strict.stage in ("dns", "connect", "banner"):
+            return Verdict.COULD_NOT_CONNECT
+        if any(finding.severity is Severity.ERROR for finding in self.findings):
+            return Verdict.WOULD_BE_REFUSED
+        return Verdict.COMPATIBLE
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target, "mx_host": self.mx_host, "address": self.address, "port": self.port,
+            "mode": str(self.mode), "sni": self.sni, "verdict": str(self.verdict),
+            "strict": self.strict.to_dict() if self.strict else None,
+            "versions": {version: accepted for version, accepted in self.versions},
+            "leaf": self.leaf.to_dict() if self.leaf else None,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "plaintext_mail_reply": str(self.plaintext_mail) if self.plaintext_mail else None,
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "duration_ms": round(self.duration_s * 1000, 2),
+        }
+
+
+# Contexts: the strict one is the strict client's; the relaxed ones verify nothing.
+
+def strict_context(cafile: str | None) -> ssl.SSLContext:
+    """The strict client's context, trusting ``cafile`` or else the system store's CA file."""
+    chosen = cafile or ssl.get_default_verify_paths().cafile
+    if not chosen:
+        raise ConfigurationError("this system has no default CA file; give the trust store with --cafile FILE")
+    try:
+        return strict_client_context(chosen)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"cannot load the trust store {chosen}: {error}; give a PEM file "
+                                 "with --cafile") from error
+
+
+def relaxed_context(low: Version = Version.TLS1_0, high: Version = Version.TLS1_3,
+                    ciphers: str = ALL_CIPHERS) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers(ciphers)
+    _set_versions(context, low, high)
+    return context
+
+
+def trust_roots(cafile: str | None) -> list:  # type: ignore[type-arg]
+    chosen = cafile or ssl.get_default_verify_paths().cafile
+    with open(chosen, "rb") as handle:  # type: ignore[arg-type]
+        return load_roots([handle.read()])
+
+
+# One connection
+
+class _Stop(Exception):
+    def __init__(self, stage: str, failure: TLSFailure, error: str, reply: Reply | None = None) -> None:
+        super().__init__(error)
+        self.stage, self.failure, self.error, self.reply = stage, failure, error, reply
+
+
+def attempt(config: ProbeConfig, address: str, context: ssl.SSLContext, sni: str | None, name: str) -> Attempt:
+    """Open one SMTP session, start TLS with ``context`` and SNI ``sni``, and QUIT."""
+    sock: socket.socket | None = None
+    state: dict[str, object] = {}
+    try:
+        sock = _connect(address, config)
+        sock = _start_tls(sock, config, context, sni, state)
+    except _Stop as stop:
+        return Attempt(name, stop.failure, stop.error, stop.stage, stop.reply,
+                       extensions=frozenset(state.get("extensions", ())))  # type: ignore[arg-type]
+    finally:
+        if sock is not None:
+            sock.close()
+    return Attempt(name, None, "", "done", None, state.get("protocol"), state.get("cipher"),  # type: ignore[arg-type]
+                   state["chain"], state["verified"], frozenset(state.get("extensions", ())))  # type: ignore[arg-type]
+
+
+def _connect(address: str, config: ProbeConfig) -> socket.socket:
+    try:
+        sock = socket.create_connection((address, config.port), timeout=config.timeout)
+    except OSError as error:
+        reason = "connection-refused" if isinstance(error, ConnectionRefusedError) else "connect-error"
+        raise _Stop("connect", TLSFailure(C.CONNECTION_FAILURE, reason),
+                    f"connect to {address}:{config.port} failed: {error}") from error
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _start_tls(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext, sni: str | None,
+               state: dict[str, object]) -> socket.socket:
+    if config.mode is Mode.IMPLICIT:
+        tls = _handshake(sock, config, context, sni, state)
+        wire = Wire(tls, config.timeout)
+        _reply(wire, "banner", None, 220)
+        state["extensions"] = _ehlo(wire, config)
+        _quit(wire)
+        return tls
+    wire = Wire(sock, config.timeout)
+    _reply(wire, "banner", None, 220)
+    extensions = _ehlo(wire, config)
+    state["extensions"] = extensions
+    if "STARTTLS" not in extensions:
+        raise _Stop("ehlo", TLSFailure(C.STARTTLS_NOT_SUPPORTED, "not-advertised"),
+                    "STARTTLS is not in the EHLO reply")
+    reply = _reply(wire, "starttls", "STARTTLS")
+    if reply.code != 220:
+        raise _Stop("starttls", TLSFailure(C.STARTTLS_NOT_SUPPORTED, "refused"), f"STARTTLS answered {reply}", reply)
+    tls = _handshake(sock, config, context, sni, state)
+    wire.sock = tls
+    _quit(wire)
+    return tls
+
+
+def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext, sni: str | None,
+               state: dict[str, object]) -> ssl.SSLSocket:
+    sock.settimeout(config.timeout)
+    try:
+        tls = context.wrap_socket(sock, server_hostname=sni, do_handshake_on_connect=False)
+        tls.do_handshake()
+    except (ssl.SSLError, OSError) as error:
+        raise _Stop("handshake", classify_tls_error(error), str(error) or repr(error)) from error
+    state["protocol"] = tls.version()
+    state["cipher"] = (tls.cipher() or ("?",))[0]
+    # NOTE: private in Python 3.11 and 3.12, public as SSLSocket.get_*_chain() from 3.13.
+    state["chain"] = tuple(c.public_bytes(2) for c in tls._sslobj.get_unverified_chain() or ())  # type: ignore
+    state["verified"] = tuple(c.public_bytes(2) for c in tls._sslobj.get_verified_chain() or ())  # type: ignore
+    return tls
+
+
+def _reply(wire: Wire, stage: str, line: str | None, *codes: int) -> Reply:
+    try:
+        reply = wire.read_reply(f"the {stage} reply") if line is None else wire.command(line)
+    except SMTPTimeout as error:
+        raise _Stop(stage, TLSFailure(C.PROTOCOL_ERROR, "reply-timeout"), str(error)) from error
+    except SMTPProtocolError as error:
+        raise _Stop(stage, TLSFailure(C.PROTOCOL_ERROR, error.reason), str(error)) from error
+    except (SMTPDisconnected, OSError) as error:
+        raise _Stop(stage, TLSFailure(C.PROTOCOL_ERROR, "connection-lost"), str(error) or repr(error)) from error
+    if codes and reply.code not in codes:
+        raise _Stop(stage, TLSFailure(C.SMTP_REJECTED, f"reply-{reply.code}"), f"{stage}: {reply}", reply)
+    return reply
+
+
+def _ehlo(wire: Wire, config: ProbeConfig) -> frozenset[str]:
+    reply = _reply(wire, "ehlo", f"EHLO {config.ehlo}", 250)
+    return frozenset(line.split()[0].upper() for line in reply.lines[1:] if line.strip())
+
+
+def _quit(wire: Wire) -> None:
+    try:
+        wire.command("QUIT")
+    except (SMTPTimeout, SMTPProtocolError, SMTPDisconnected, OSError):
+        pass  # the probe is done with this session; a rude close changes nothing
+
+
+# DNS
+
+def make_resolver(config: ProbeConfig) -> dns.resolver.Resolver:
+    if config.resolver is None:
+        resolver = dns.resolver.Resolver()
+    else:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [config.resolver[0]]
+        resolver.port = config.resolver[1]
+    resolver.lifetime = config.timeout
+    resolver.timeout = config.timeout / 3
+    return resolver
+
+
+def resolve_target(config: ProbeConfig, resolver: dns.resolver.Resolver) -> tuple[str, list[str]]:
+    """Return the host name to judge and its addresses: the best MX of ``domain``, or ``host``."""
+    host = config.host
+    if config.domain is not None:
+        try:
+            answer = resolver.resolve(config.domain, "MX")
+            records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
+            host = str(records[0].exchange).rstrip(".")
+        except dns.resolver.NoAnswer:
+            host = config.domain  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
+    assert host is not None
+    if _is_address(host):
+        return host, [host]
+    return host, [record.address for record in resolver.resolve(host, "A")]
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# The probe
+
+def probe(config: ProbeConfig, catalog: Catalog) -> ProbeReport:
+    """Probe the host ``config`` points at and return every finding, each with its lesson."""
+    started = time.perf_counter()
+    resolver = make_resolver(config)
+    target = config.domain or config.host or ""
+    try:
+        mx_host, addresses = resolve_target(config, resolver)
+    except dns.exception.DNSException as error:
+        finding = Finding("dns", C.DNS_FAILURE, "lookup-failed", Severity.ERROR,
+                          f"The look-up of {target} failed.", (f"{type(error).__name__}: {error}",))
+        return ProbeReport(target, target, None, config.port, config.mode, config.sni, None, (), (), None,
+                           tuple(with_lessons([finding], catalog)), time.perf_counter() - started)
+    return _Probe(config, catalog, resolver, target, mx_host, addresses[0], started).run()
+
+
+class _Probe:
+    """The steps of one probe, sharing what earlier steps learned."""
+
+    def __init__(self, config: ProbeConfig, catalog: Catalog, resolver: dns.resolver.Resolver, target: str,
+                 mx_host: str, address: str, started: float) -> None:
+        self.config, self.catalog, self.resolver = config, catalog, resolver
+        self.target, self.mx_host, self.address, self.started = target, mx_host, address, started
+        self.sni = config.sni or (None if _is_address(mx_host) else mx_host)
+        self.name = config.sni or mx_host
+        self.attempts: list[Attempt] = []
+        self.findings: list[Finding] = []
+        self.versions: list[tuple[str, bool]] = []
+        self.plaintext: Reply | None = None
+
+    def run(self) -> ProbeReport:
+        strict = self._attempt(strict_context(self.config.cafile), self.sni, "strict")
+        leaf = None
+        if strict.stage not in ("connect", "banner"):
+            leaf = self._examine(strict)
+            self._strict_failure(strict)
+            self._reverse_dns()
+        findings = ordered(deduplicate(self.findings))
+        return ProbeReport(self.target, self.mx_host, self.address, self.config.port, self.config.mode, self.sni,
+                           strict, tuple(self.attempts), tuple(self.versions), leaf,
+                           tuple(with_lessons(findings, self.catalog)), time.perf_counter() - self.started,
+                           self.plaintext)
+
+    def _attempt(self, context: ssl.SSLContext, sni: str | None, name: str) -> Attempt:
+        result = attempt(self.config, self.address, context, sni, name)
+        self.attempts.append(result)
+        return result
+
+    def _add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    def _examine(self, strict: Attempt) -> LeafSummary | None:
+        if self.config.mode is Mode.STARTTLS:
+            if not self._starttls(strict):
+                return None
+            self._plaintext_policy()
+        best = self._versions()
+        if best is None:
+            return None
+        self._suites(best)
+        return self._chain(best, strict)
+
+    # STARTTLS
+
+    def _starttls(self, strict: Attempt) -> bool:
+        """Report a missing, refused or hanging STARTTLS; return True when TLS can start at all."""
+        failure = strict.failure
+        if failure is None or failure.failure_class is not C.STARTTLS_NOT_SUPPORTED:
+            return True
+        summaries = {
+            "not-advertised": ("STARTTLS is not advertised: a sender that requires TLS has nothing to start.",
+                               ("starttls-not-advertised",)),
+            "refused": ("STARTTLS is advertised but refused.", ("starttls-refused",)),
+            "handshake-timeout": ("The server says 220 to STARTTLS, then never completes the handshake.",
+                                  ("starttls-hangs",)),
+        }
+        summary, hints = summaries.get(failure.reason, (f"STARTTLS failed: {strict.error}", ()))
+        evidence = [strict.error] + ([f"EHLO offers: {' '.join(sorted(strict.extensions))}"]
+                                     if failure.reason == "not-advertised" else [])
+        self._add(Finding("starttls", failure.failure_class, failure.reason, Severity.ERROR, summary,
+                          tuple(evidence), reply_code=strict.reply.code if strict.reply else None, hints=hints))
+        return False
+
+    def _plaintext_policy(self) -> None:
+        """Learn whether the host takes mail without TLS (MAIL FROM, then RSET); refusing it is a warning."""
+        sock = None
+        try:
+            sock = _connect(self.address, self.config)
+            wire = Wire(sock, self.config.timeout)
+            _reply(wire, "banner", None, 220)
+            _ehlo(wire, self.config)
+            reply = _reply(wire, "mail", "MAIL FROM:<>")
+            _reply(wire, "rset", "RSET")
+            _quit(wire)
+        except _Stop:
+            return
+        finally:
+            if sock is not None:
+                sock.close()
+        self.plaintext = reply
+        if reply.code == 530:
+            self._add(Finding("starttls-required", C.SMTP_REJECTED, "reply-530", Severity.WARNING,
+                              "The host requires STARTTLS before MAIL; RFC 3207 section 4 says a publicly "
+                              "referenced MX must not, because senders without TLS can no longer deliver.",
+                              (f"MAIL FROM:<> in plaintext answered {reply}",), reply_code=530))
+
+    # Protocol versions and suites
+
+    def _versions(self) -> Version | None:
+        """Try each version alone; report a host without TLS 1.2 or 1.3; return the best version spoken."""
+        accepted: dict[Version, Attempt] = {}
+        for version in Version:
+            result = self._attempt(relaxed_context(version, version), self.sni, f"version {version.value}")
+            self.versions.append((version.value, result.ok))
+            if result.ok:
+                accepted[version] = result
+        if not accepted:
+            self._nothing_negotiates()
+            return None
+        best = max(accepted, key=list(Version).index)
+        legacy = [v.value for v in accepted if v in (Version.TLS1_0, Version.TLS1_1)]
+        if best in (Version.TLS1_0, Version.TLS1_1):
+            refused = [a for a in self.attempts if a.name == f"version {Version.TLS1_2.value}"]
+            hints = ("tls11-only", "tls10-only") if best is Version.TLS1_1 else ("tls10-only", "tls11-only")
+            self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR,
+                              f"The host speaks {best.value} at most; Outlook.com requires TLS 1.2 or 1.3.",
+                              (f"accepted alone: {', '.join(v.value for v in accepted)}",
+                               f"TLSv1.2 alone: {refused[0].error if refused else 'not tried'}"),
+                              alert="protocol_version", hints=hints))
+        elif legacy:
+            self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "legacy-versions-enabled", Severity.INFO,
+                              f"The host also accepts {', '.join(legacy)}; strict senders never use them.",
+                              (f"accepted alone: {', '.join(v.value for v in accepted)}",)))
+        return best
+
+    def _nothing_negotiates(self) -> None:
+        errors = [f"{a.name}: {a.error}" for a in self.attempts if a.name.startswith("version ")]
+        self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "no-shared-cipher", Severity.ERROR,
+                          "No version from TLS 1.0 to 1.3 completes a handshake with any suite this OpenSSL "
+                          "knows: the host may speak only SSLv3, or offer only RC4 or 3DES suites.",
+                          tuple(errors), hints=("sslv3-only", "rc4-only", "3des-only")))
+
+    def _suites(self, best: Version) -> None:
+        """With TLS 1.2 as the best version, check that one of Microsoft's suites is offered."""
+        if best is not Version.TLS1_2:
+            return
+        microsoft = self._attempt(relaxed_context(Version.TLS1_2, Version.TLS1_2, MICROSOFT_TLS12_CIPHERS),
+                                  self.sni, "Microsoft TLS 1.2 suites")
+        if microsoft.ok:
+            return
+        offered = next((a for a in self.attempts if a.name == f"version {Version.TLS1_2.value}"), None)
+        cipher = offered.cipher if offered else "?"
+        assert microsoft.failure is not None
+        if microsoft.failure.reason == "weak-dh":
+            hints: tuple[str, ...] = ("dh1024",)
+        elif cipher and cipher.startswith(("AES", "CAMELLIA", "ARIA", "SEED", "IDEA")):
+            hints = ("static-rsa-only", "tls12-weak-ciphers-only")
+        else:
+            hints = ("tls12-weak-ciphers-only", "static-rsa-only", "dh1024")
+        self._add(Finding("cipher-suites", microsoft.failure.failure_class, microsoft.failure.reason, Severity.ERROR,
+                          "None of Microsoft's TLS 1.2 suites is offered; the host speaks no TLS 1.3.",
+                          (f"with Microsoft's suites: {microsoft.error}",
+                           f"with every suite (security level 0) the host chose {cipher}"),
+                          alert=microsoft.failure.alert, hints=hints))
+
+    # Chain
+
+    def _chain(self, best: Version, strict: Attempt) -> LeafSummary | None:
+        with_sni = next(a for a in self.attempts if a.name == f"version {best.value}" and a.ok)
+        if not with_sni.chain:
+            return None
+        chain = load_chain(with_sni.chain)
+        self.findings.extend(check_chain(chain, self.name, trust_roots(self.config.cafile),
+                                         revocation=True))
+        if self.sni is not None:
+            self._without_sni(best, chain[0])
+        return summarize(chain[0])
+
+    def _without_sni(self, best: Version, leaf) -> None:  # type: ignore[no-untyped-def]
+        plain = self._attempt(relaxed_context(best, best), None, "without SNI")
+        if not plain.ok or not plain.chain or plain.chain[0] == leaf.public_bytes(serialization.Encoding.DER):
+            return
+        other = load_chain(plain.chain)[0]
+        covers = any(name_matches(pattern, self.name) for pattern in san_names(other))
+        self._add(Finding("sni", C.CERTIFICATE_HOST_MISMATCH, "certificate-depends-on-sni", Severity.INFO,
+                          "The host picks its certificate by SNI; senders without SNI get another one"
+                          + ("." if covers else f" that does not cover {self.name}."),
+                          (f"with SNI {self.sni}: {leaf.subject.rfc4514_string()}",
+                           f"without SNI: {other.subject.rfc4514_string()}")))
+
+    # The strict attempt's own failure, when no relaxed step explained it
+
+    def _strict_failure(self, strict: Attempt) -> None:
+        failure = strict.failure
+        if failure is None:
+            return
+        label = f"{failure.failure_class}/{failure.reason}"
+        for finding in self.findings:
+            if finding.label == label:
+                if strict.error and strict.error not in finding.evidence:
+                    self.findings[self.findings.index(finding)] = _with_evidence(finding, f"strict: {strict.error}")
+                return
+        self._add(Finding("strict", failure.failure_class, failure.reason, Severity.ERROR,
+                          f"The strict attempt fails at the {strict.stage} step.", (strict.error,),
+                          verify_code=failure.verify_code, alert=failure.alert))
+
+    # Reverse DNS
+
+    def _reverse_dns(self) -> None:
+        """Check that the address's PTR names a host whose A record points back (FCrDNS)."""
+        try:
+            answer = self.resolver.resolve(dns.reversename.from_address(self.address), "PTR")
+            names = [str(record.target).rstrip(".") for record in answer]
+        except dns.exception.DNSException as error:
+            self._add(Finding("reverse-dns", C.DNS_FAILURE, "no-ptr", Severity.WARNING,
+                              f"The address {self.address} has no PTR record; Outlook.com refuses mail sent "
+                              "from such addresses.", (f"PTR look-up: {type(error).__name__}: {error}",),
+                              hints=("no-ptr", "missing-ptr")))
+            return
+        for name in names:
+            try:
+                if self.address in [r.address for r in self.resolver.resolve(name, "A")]:
+                    return
+            except dns.exception.DNSException:
+                continue
+        self._add(Finding("reverse-dns", C.DNS_FAILURE, "ptr-mismatch", Severity.WARNING,
+                          f"The PTR of {self.address} is not forward-confirmed: no A record of "
+                          f"{', '.join(names)} points back to it.", (f"PTR {', '.join(names)}",),
+                          hints=("ptr-mismatch", "fcrdns-mismatch")))
+
+
+def _with_evidence(finding: Finding, line: str) -> Finding:
+    import dataclasses
+
+    return dataclasses.replace(finding, evidence=finding.evidence + (line,))
+
+
+# The readable report
+
+EXIT_CODES = {Verdict.COMPATIBLE: 0, Verdict.WOULD_BE_REFUSED: 1, Verdict.COULD_NOT_CONNECT: 3}
+
+VERDICT_TEXT = {
+    Verdict.COMPATIBLE: "Outlook.com-compatible: a strict sender would deliver",
+    Verdict.WOULD_BE_REFUSED: "would be refused by a strict sender such as Outlook.com with TLS enforced",
+    Verdict.COULD_NOT_CONNECT: "could not connect: no SMTP session to judge",
+}
+
+
+def render_text(report: ProbeReport) -> str:
+    """Format ``report`` for people: the target, what it offers, each finding with its lesson, the verdict."""
+    lines = [f"probe {report.target}: {report.mx_host} [{report.address or '-'}]:{report.port} "
+             f"({report.mode}, SNI {report.sni or 'none'})"]
+    if report.strict is not None:
+        strict = report.strict
+        shown = "TLS established, " + f"{strict.protocol} {strict.cipher}" if strict.ok else strict.label
+        lines.append(f"strict attempt (Exchange Online with TLS enforced): {shown}")
+        if strict.error:
+            lines.append(f"  {strict.error}")
+    if report.plaintext_mail is not None:
+        lines.append(f"STARTTLS advertised; MAIL FROM before STARTTLS answered {report.plaintext_mail}")
+    if report.versions:
+        lines.append("versions: " + ", ".join(f"{v} {'yes' if ok else 'no'}" for v, ok in report.versions))
+    if report.leaf is not None:
+        leaf = report.leaf
+        lines.append(f"leaf: {leaf.subject}, issuer {leaf.issuer}")
+        lines.append(f"  names {', '.join(leaf.names) or '(no subjectAltName)'}; valid {leaf.not_before[:10]} "
+                     f"to {leaf.not_after[:10]}; {leaf.key}; signed with {leaf.signature}")
+    lines.append("")
+    lines.extend(_render_findings(report.findings))
+    lines.append("")
+    lines.append(f"verdict: {VERDICT_TEXT[report.verdict]} (exit {EXIT_CODES[report.verdict]}, "
+                 f"{report.duration_s:.2f} s)")
+    return "\n".join(lines)
+
+
+def _render_findings(findings: tuple[Finding, ...]) -> list[str]:
+    if not findings:
+        return ["findings: none"]
+    lines = [f"findings ({len(findings)}):"]
+    for finding in findings:
+        codes = [f"verify {finding.verify_code}" if finding.verify_code is not None else "",
+                 f"alert {finding.alert}" if finding.alert else "",
+                 f"reply {finding.reply_code}" if finding.reply_code else ""]
+        extra = "; ".join(code for code in codes if code)
+        lines.append(f"  {finding.severity.value.upper():<7} {finding.label}" + (f" ({extra})" if extra else ""))
+        lines.append(f"          {finding.summary}")
+        for evidence in finding.evidence:
+            lines.append(f"          evidence: {evidence}")
+        if finding.lesson:
+            lines.append(f"          looks like {finding.lesson}: run `smtp-harness explain {finding.lesson}`")
+    return lines

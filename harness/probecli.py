@@ -1,0 +1,110 @@
+"""The ``smtp-harness probe`` subcommand: its options, its output and its exit codes.
+
+Kept apart from ``cli`` so the main command line only registers it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from . import timeouts
+from .catalog import Catalog
+from .errors import ConfigurationError
+from .probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe, render_text
+
+PROBE_EPILOG = """\
+exit status:
+  0  Outlook.com-compatible: no finding of severity error
+  1  would be refused: a strict sender (Outlook.com with TLS enforced) refuses the host
+  2  usage error (bad option or value)
+  3  could not connect: DNS failed, or no SMTP greeting from the address
+
+examples (the lab's hosts, from `smtp-harness serve SLUG`):
+  smtp-harness probe mx.broken.self-signed.test:2525 --resolver 127.0.0.53:5353 --cafile ca.pem
+  smtp-harness probe --domain broken.tls10-only.test --port 2525 --resolver 127.0.0.53:5353 --cafile ca.pem
+"""
+
+DEFAULT_PORTS = {Mode.STARTTLS: 25, Mode.IMPLICIT: 465}
+
+
+def add_probe_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``probe`` on the main parser's subcommands."""
+    parser = commands.add_parser(
+        "probe", help="diagnose one mail host as Outlook.com sees it, naming every problem and its lesson",
+        description="Probe a mail host: a strict attempt like Exchange Online with TLS enforced, then relaxed "
+                    "re-probes (each TLS version, Microsoft's suites, the chain with and without SNI, dates, "
+                    "names, keys, signatures, CRL/OCSP, STARTTLS, reverse DNS). It connects only to the "
+                    "host you name, or to the MX of the domain you name. It sends no message.",
+        epilog=PROBE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", nargs="?", metavar="TARGET", help="host[:port] or address[:port] to probe")
+    parser.add_argument("--domain", help="probe the best MX of this mail domain instead of TARGET")
+    parser.add_argument("--port", type=int, default=None,
+                        help="SMTP port (default: 25 with STARTTLS, 465 with --mode implicit)")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.STARTTLS.value,
+                        help="starttls (ports 25 and 587) or implicit TLS (port 465); default: starttls")
+    parser.add_argument("--cafile", help="PEM trust store (default: the system store, as a real sender uses)")
+    parser.add_argument("--sni", help="server name to send and verify (default: the MX or host name)")
+    parser.add_argument("--ehlo", default=None, help="name to give in EHLO")
+    parser.add_argument("--resolver", metavar="ADDRESS[:PORT]", help="DNS server to ask (default: the system's)")
+    parser.add_argument("--timeout", type=float, default=timeouts.PROBE_TIMEOUT, metavar="SECONDS",
+                        help="bound on each network wait (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+
+def config_from_args(args: argparse.Namespace) -> ProbeConfig:
+    """Turn the options into a ProbeConfig; a bad value raises ConfigurationError naming it."""
+    mode = Mode(args.mode)
+    host, port = None, args.port
+    if args.target:
+        host, target_port = split_host_port(args.target, "TARGET")
+        port = port or target_port
+    values: dict[str, object] = {}
+    if args.ehlo:
+        values["ehlo"] = args.ehlo
+    return ProbeConfig(host=host, domain=args.domain, port=port or DEFAULT_PORTS[mode], mode=mode,
+                       cafile=args.cafile, sni=args.sni,
+                       resolver=_resolver(args.resolver) if args.resolver else None,
+                       timeout=args.timeout, **values)  # type: ignore[arg-type]
+
+
+def split_host_port(text: str, what: str) -> tuple[str, int | None]:
+    """Split ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, _port(rest.lstrip(":"), what, text) if rest else None
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, _port(port, what, text)
+    return text, None
+
+
+def _port(text: str, what: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigurationError(f"{what} {whole!r}: invalid port {text!r}; expected 1 to 65535")
+    return int(text)
+
+
+def _resolver(text: str) -> tuple[str, int]:
+    host, port = split_host_port(text, "--resolver")
+    return host, port or 53
+
+
+def cmd_probe(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    config = config_from_args(args)
+    if config.cafile is not None:
+        try:
+            open(config.cafile, "rb").close()
+        except OSError as error:
+            raise ConfigurationError(f"--cafile {config.cafile}: cannot be read ({error.strerror}); "
+                                     "give a PEM file of trusted roots") from error
+    report = probe(config, catalog)
+    if args.json:
+        print(json.dumps(report.to_dict()), file=out)
+    else:
+        print(render_text(report), file=out)
+    return EXIT_CODES[report.verdict]
+
+
+__all__ = ["add_probe_parser", "cmd_probe", "Verdict"]
