@@ -167,7 +167,8 @@ def _untrusted(leaf: x509.Certificate, last: x509.Certificate, sent: int) -> Fin
     missing = last.issuer.rfc4514_string()
     if sent == 1:
         return _verify_finding("chain-trust", UNABLE_TO_GET_LOCAL_ISSUER,
-                               "The server sends the leaf alone; its issuer (the intermediate) is missing.",
+                               "The server sends the leaf alone, and its issuer is neither sent nor trusted: a "
+                               "missing intermediate, or a private CA.",
                                [f"server sent 1 certificate; issuer {missing} neither sent nor trusted"],
                                ("incomplete-chain",))
     return _verify_finding("chain-trust", UNABLE_TO_GET_LOCAL_ISSUER,

@@ -275,10 +275,14 @@ def _start_tls(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
 def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext, sni: str | None,
                state: dict[str, object]) -> ssl.SSLSocket:
     sock.settimeout(config.timeout)
+    tls = None
     try:
+        # wrap_socket detaches ``sock``: from here on only ``tls`` owns the descriptor.
         tls = context.wrap_socket(sock, server_hostname=sni, do_handshake_on_connect=False)
         tls.do_handshake()
     except (ssl.SSLError, OSError) as error:
+        if tls is not None:
+            tls.close()
         raise _Stop("handshake", classify_tls_error(error), str(error) or repr(error)) from error
     state["protocol"] = tls.version()
     state["cipher"] = (tls.cipher() or ("?",))[0]
@@ -476,7 +480,7 @@ class _Probe:
         legacy = [v.value for v in accepted if v in (Version.TLS1_0, Version.TLS1_1)]
         if best in (Version.TLS1_0, Version.TLS1_1):
             refused = [a for a in self.attempts if a.name == f"version {Version.TLS1_2.value}"]
-            hints = ("tls11-only", "tls10-only") if best is Version.TLS1_1 else ("tls10-only", "tls11-only")
+            hints = ("tls11-only",) if best is Version.TLS1_1 else ("tls10-only",)
             self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR,
                               f"The host speaks {best.value} at most; Outlook.com requires TLS 1.2 or 1.3.",
                               (f"accepted alone: {', '.join(v.value for v in accepted)}",

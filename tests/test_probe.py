@@ -1,0 +1,270 @@
+"""smtp-harness probe against the harness's own scenario servers on loopback, and nothing else.
+
+Every receiving scenario of the catalog is probed in both variants: on the
+broken one the probe must name the problem the scenario is about (the class
+and reason its strict run expects), on the fixed one it must find nothing
+that a strict sender would refuse. The hosts in tests/probe_hosts add defects
+(and one combination, an old appliance: TLS 1.0 only and self-signed) that
+exercise each probe check on its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from harness import capabilities
+from harness.catalog import Catalog, load_catalog, load_scenario
+from harness.cli import EXIT_USAGE, main
+from harness.findings import Finding, Severity, lesson_for
+from harness.loopback import allocate_address
+from harness.outcome import FailureClass
+from harness.probe import EXIT_CODES, ProbeConfig, Verdict, probe
+from harness.scenario import Direction, Scenario
+
+C = FailureClass
+PROBE_HOSTS = Path(__file__).parent / "probe_hosts"
+CATALOG = load_catalog()
+
+# Short enough that the host which answers 220 to STARTTLS and then goes
+# silent costs one second, long enough for a busy machine on loopback.
+TEST_TIMEOUT = 1.0
+
+
+def server_side(catalog: Catalog) -> list[Scenario]:
+    """Scenarios whose broken host makes the strict sender fail: what probe must diagnose."""
+    return [s for s in catalog.scenarios if s.direction is Direction.RECEIVING and s.broken.profile == "strict"
+            and s.broken.expect.failure_class is not C.DELIVERED]
+
+
+def start(lab, scenario: Scenario, variant: str):  # type: ignore[no-untyped-def]
+    assert lab.pki is not None
+    for requirement in scenario.requires:
+        reason = capabilities.missing(requirement, lab.pki)
+        if reason:
+            pytest.skip(reason)
+    return lab.host(scenario, variant)
+
+
+def config_for(started, **changes) -> ProbeConfig:  # type: ignore[no-untyped-def]
+    host = started
+    values = dict(host=host.mx, port=host.address.port, cafile=host.cafile, resolver=host.dns_server,
+                  timeout=TEST_TIMEOUT)
+    values.update(changes)
+    return ProbeConfig(**values)  # type: ignore[arg-type]
+
+
+def labels(findings: tuple[Finding, ...], severity: Severity = Severity.ERROR) -> set[str]:
+    return {finding.label for finding in findings if finding.severity is severity}
+
+
+@pytest.mark.parametrize("scenario", server_side(CATALOG), ids=lambda s: s.slug)
+def test_probe_names_the_problem_of_each_broken_host(smtp_lab, scenario):
+    with start(smtp_lab, scenario, "broken") as host:
+        report = probe(config_for(host), CATALOG)
+
+    expect = scenario.broken.expect
+    matching = [f for f in report.findings if f.failure_class is expect.failure_class
+                and (not expect.reason or f.reason == expect.reason)]
+    assert report.verdict is Verdict.WOULD_BE_REFUSED
+    assert matching, f"no finding {expect.label} in {[f.label for f in report.findings]}"
+    assert matching[0].severity is Severity.ERROR
+    taught = CATALOG.get(matching[0].lesson or "").broken.expect
+    assert (taught.failure_class, taught.reason) == (expect.failure_class, expect.reason)
+
+
+@pytest.mark.parametrize("scenario", server_side(CATALOG), ids=lambda s: s.slug)
+def test_probe_finds_no_real_problem_on_each_fixed_host(smtp_lab, scenario):
+    if scenario.fixed.expect.failure_class is not C.DELIVERED:
+        pytest.skip(f"{scenario.slug}'s fix does not deliver to the strict sender")
+    with start(smtp_lab, scenario, "fixed") as host:
+        report = probe(config_for(host), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings, Severity.ERROR) == set()
+    assert labels(report.findings, Severity.WARNING) == set()
+
+
+def test_old_appliance_tls10_only_and_self_signed_yields_both_findings(smtp_lab):
+    scenario = load_scenario(PROBE_HOSTS / "appliance-tls10-self-signed.toml")
+    with start(smtp_lab, scenario, "broken") as host:
+        report = probe(config_for(host), CATALOG)
+
+    found = {f.label: f for f in report.findings if f.severity is Severity.ERROR}
+    assert set(found) == {"validation-failure/protocol-version", "certificate-not-trusted/self-signed"}
+    assert found["validation-failure/protocol-version"].alert == "protocol_version"
+    assert found["certificate-not-trusted/self-signed"].verify_code == 18
+    assert found["validation-failure/protocol-version"].lesson == "tls10-only"
+    assert found["certificate-not-trusted/self-signed"].lesson == "self-signed"
+    assert dict(report.versions) == {"TLSv1": True, "TLSv1.1": False, "TLSv1.2": False, "TLSv1.3": False}
+
+
+def test_old_appliance_control_delivers_cleanly(smtp_lab):
+    scenario = load_scenario(PROBE_HOSTS / "appliance-tls10-self-signed.toml")
+    with start(smtp_lab, scenario, "fixed") as host:
+        report = probe(config_for(host), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings) == set()
+
+
+# (host file, error findings as (label, verify code, first hint))
+PROBE_CASES = [
+    ("leaf-only", {("certificate-not-trusted/unknown-issuer", 20, "incomplete-chain")}),
+    ("expired-wrong-name", {("certificate-expired/expired", 10, "expired"),
+                            ("certificate-host-mismatch/hostname-mismatch", 62, "wrong-host")}),
+    ("not-yet-valid", {("validation-failure/not-yet-valid", 9, "not-yet-valid")}),
+    ("cn-only", {("certificate-host-mismatch/hostname-mismatch", 62, "cn-only")}),
+    ("wildcard-deep", {("certificate-host-mismatch/hostname-mismatch", 62, "wildcard-too-deep")}),
+    ("rsa1024", {("validation-failure/key-too-weak", 66, "rsa1024-leaf")}),
+    ("no-starttls", {("starttls-not-supported/not-advertised", None, "starttls-not-advertised")}),
+    ("starttls-454", {("starttls-not-supported/refused", None, "starttls-refused")}),
+    ("starttls-silent", {("starttls-not-supported/handshake-timeout", None, "starttls-hangs")}),
+    ("tls11", {("validation-failure/protocol-version", None, "tls11-only")}),
+    ("chacha-only", {("validation-failure/no-shared-cipher", None, "tls12-weak-ciphers-only")}),
+    ("static-rsa-cbc", {("validation-failure/no-shared-cipher", None, "static-rsa-only")}),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), PROBE_CASES, ids=[case[0] for case in PROBE_CASES])
+def test_each_probe_check_names_its_defect(smtp_lab, name, expected):
+    scenario = load_scenario(PROBE_HOSTS / f"{name}.toml")
+    with start(smtp_lab, scenario, "broken") as host:
+        report = probe(config_for(host), CATALOG)
+
+    errors = {(f.label, f.verify_code, f.hints[0]) for f in report.findings if f.severity is Severity.ERROR}
+    assert errors == expected
+    assert all(f.lesson is None or f.lesson in CATALOG.slugs for f in report.findings)
+
+
+@pytest.mark.parametrize("name", [case[0] for case in PROBE_CASES])
+def test_each_probe_host_control_is_compatible(smtp_lab, name):
+    scenario = load_scenario(PROBE_HOSTS / f"{name}.toml")
+    with start(smtp_lab, scenario, "fixed") as host:
+        report = probe(config_for(host), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+
+
+def test_starttls_refusal_carries_the_reply_code(smtp_lab):
+    scenario = load_scenario(PROBE_HOSTS / "starttls-454.toml")
+    with start(smtp_lab, scenario, "broken") as host:
+        report = probe(config_for(host), CATALOG)
+
+    assert [f.reply_code for f in report.findings if f.reason == "refused"] == [454]
+
+
+def test_lesson_is_named_only_when_the_catalog_has_it():
+    finding = Finding("x", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR, "s",
+                      hints=("tls11-only", "tls10-only"))
+    catalog = load_catalog()
+    without = Catalog([s for s in catalog.scenarios if s.slug != "tls10-only"])
+
+    assert lesson_for(finding, catalog) == "tls10-only"
+    assert lesson_for(finding, without) is None
+
+
+def test_probe_by_domain_looks_up_the_mx(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "broken") as host:
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+
+    assert report.mx_host == host.mx
+    assert report.address == host.address.address
+    assert "certificate-not-trusted/self-signed" in labels(report.findings)
+
+
+# The command line
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(["probe", *argv], out=out), out.getvalue()
+
+
+def cli_args(host) -> list[str]:  # type: ignore[no-untyped-def]
+    resolver = f"{host.dns_server[0]}:{host.dns_server[1]}"
+    return [f"{host.mx}:{host.address.port}", "--resolver", resolver, "--cafile", host.cafile,
+            "--timeout", str(TEST_TIMEOUT)]
+
+
+def test_cli_exit_status_and_text_for_a_refused_host(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "broken") as host:
+        status, text = run_cli(*cli_args(host))
+
+    assert status == EXIT_CODES[Verdict.WOULD_BE_REFUSED] == 1
+    assert "looks like self-signed: run `smtp-harness explain self-signed`" in text
+
+
+def test_cli_exit_status_zero_for_a_compatible_host(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        status, text = run_cli(*cli_args(host), "--json")
+
+    report = json.loads(text)
+    assert status == 0
+    assert report["verdict"] == "compatible"
+    assert report["strict"]["ok"] is True
+
+
+def test_cli_json_lists_findings_with_lessons(smtp_lab):
+    with start(smtp_lab, CATALOG.get("tls10-only"), "broken") as host:
+        status, text = run_cli(*cli_args(host), "--json")
+
+    report = json.loads(text)
+    assert status == 1
+    assert [(f["class"], f["reason"], f["lesson"]) for f in report["findings"] if f["severity"] == "error"] == \
+        [("validation-failure", "protocol-version", "tls10-only")]
+
+
+def test_cli_could_not_connect_has_its_own_status(smtp_lab):
+    address = allocate_address()
+    with socket.socket() as unused:
+        unused.bind((address, 0))
+        port = unused.getsockname()[1]
+    dns = f"{smtp_lab.dns.address}:{smtp_lab.dns.port}"
+    status, text = run_cli(f"{address}:{port}", "--sni", "mx.nowhere.test", "--resolver", dns,
+                           "--cafile", smtp_lab.cafile, "--json")
+
+    report = json.loads(text)
+    assert status == EXIT_CODES[Verdict.COULD_NOT_CONNECT] == 3
+    assert report["strict"]["result"] == "connection-failure/connection-refused"
+
+
+def test_cli_unknown_domain_could_not_connect(smtp_lab):
+    dns = f"{smtp_lab.dns.address}:{smtp_lab.dns.port}"
+    status, text = run_cli("--domain", "absent.probe.test", "--resolver", dns, "--cafile", smtp_lab.cafile,
+                           "--json")
+
+    assert status == 3
+    assert json.loads(text)["findings"][0]["reason"] == "lookup-failed"
+
+
+def test_cli_target_and_domain_together_is_a_usage_error(capsys):
+    status, _ = run_cli("mx.example.test", "--domain", "example.test")
+
+    assert status == EXIT_USAGE
+    assert "either a TARGET" in capsys.readouterr().err
+
+
+def test_cli_bad_port_is_a_usage_error(capsys):
+    status, _ = run_cli("mx.example.test:99999")
+
+    assert status == EXIT_USAGE
+    assert "invalid port '99999'" in capsys.readouterr().err
+
+
+def test_cli_missing_cafile_is_a_usage_error(capsys, tmp_path):
+    status, _ = run_cli("127.0.0.1:25", "--cafile", str(tmp_path / "absent.pem"))
+
+    assert status == EXIT_USAGE
+    assert "absent.pem: cannot be read" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["probe", "--help"])
+
+    text = capsys.readouterr().out
+    assert "1  would be refused" in text and "3  could not connect" in text
