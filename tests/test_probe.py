@@ -268,3 +268,19 @@ def test_help_documents_the_exit_status(capsys):
 
     text = capsys.readouterr().out
     assert "1  would be refused" in text and "3  could not connect" in text
+
+
+def test_probe_table_script_covers_every_server_side_scenario(tmp_path):
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "scripts" / "probe_table.py"
+    spec = importlib.util.spec_from_file_location("probe_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "probe.md"
+
+    assert module.main(["--output", str(output)]) == 0
+    rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    receiving = [s.slug for s in CATALOG.scenarios if s.direction is Direction.RECEIVING]
+    assert [r.split(" | ")[0].lstrip("| ") for r in rows] == receiving
