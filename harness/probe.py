@@ -61,7 +61,7 @@ ALL_CIPHERS = "ALL:@SECLEVEL=0"
 
 
 class Mode(str, enum.Enum):
-    """How TLS starts: STARTTLS on 25 and 587 (RFC 3207), implicit TLS on 465 (RFC 8314)."""
+    """The way TLS starts: STARTTLS on 25 and 587 (RFC 3207), implicit TLS on 465 (RFC 8314)."""
 
     STARTTLS = "starttls"
     IMPLICIT = "implicit"
@@ -71,7 +71,7 @@ class Mode(str, enum.Enum):
 
 
 class Verdict(str, enum.Enum):
-    """The probe's answer, which is also its exit status."""
+    """The probe's result, which also sets its exit status."""
 
     COMPATIBLE = "compatible"  # Outlook.com with TLS enforced would deliver
     WOULD_BE_REFUSED = "would-be-refused"  # at least one error finding
@@ -83,7 +83,7 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Where and how to probe. ``host`` is a name or an address; ``domain`` asks for its MX first.
+    """Where and how to probe. ``host`` is a name or an address; with ``domain`` the probe looks up its MX first.
 
     ``cafile`` None means the system trust store (what a real sender uses);
     ``resolver`` None means the system resolver. ``sni`` defaults to the MX
@@ -184,7 +184,7 @@ class ProbeReport:
 # Contexts: the strict one is the strict client's; the relaxed ones verify nothing.
 
 def strict_context(cafile: str | None) -> ssl.SSLContext:
-    """The strict client's context, trusting ``cafile`` or else the system store's CA file."""
+    """Build the strict client's context, trusting ``cafile`` or else the system store's CA file."""
     chosen = cafile or ssl.get_default_verify_paths().cafile
     if not chosen:
         raise ConfigurationError("this system has no default CA file; give the trust store with --cafile FILE")
@@ -265,7 +265,7 @@ def _start_tls(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
                     "STARTTLS is not in the EHLO reply")
     reply = _reply(wire, "starttls", "STARTTLS")
     if reply.code != 220:
-        raise _Stop("starttls", TLSFailure(C.STARTTLS_NOT_SUPPORTED, "refused"), f"STARTTLS answered {reply}", reply)
+        raise _Stop("starttls", TLSFailure(C.STARTTLS_NOT_SUPPORTED, "refused"), f"STARTTLS reply: {reply}", reply)
     tls = _handshake(sock, config, context, sni, state)
     wire.sock = tls
     _quit(wire)
