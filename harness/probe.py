@@ -390,7 +390,9 @@ class _Probe:
     def run(self) -> ProbeReport:
         strict = self._attempt(strict_context(self.config.cafile), self.sni, "strict")
         leaf = None
-        if strict.stage not in ("connect", "banner"):
+        if strict.stage in ("connect", "banner"):
+            self._no_session(strict)
+        else:
             leaf = self._examine(strict)
             self._strict_failure(strict)
             self._reverse_dns()
@@ -413,6 +415,8 @@ class _Probe:
             if not self._starttls(strict):
                 return None
             self._plaintext_policy()
+        if strict.stage not in ("handshake", "done"):
+            return None  # the SMTP dialogue failed before TLS: relaxed TLS settings cannot help
         best = self._versions()
         if best is None:
             return None
@@ -493,7 +497,14 @@ class _Probe:
         return best
 
     def _nothing_negotiates(self) -> None:
-        errors = [f"{a.name}: {a.error}" for a in self.attempts if a.name.startswith("version ")]
+        tried = [a for a in self.attempts if a.name.startswith("version ")]
+        errors = [f"{a.name}: {a.error}" for a in tried]
+        if all(a.failure is not None and a.failure.reason == "not-tls" for a in tried):
+            self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "not-tls", Severity.ERROR,
+                              "The host answers the handshake with plaintext: the port speaks STARTTLS, not "
+                              "implicit TLS (probe it with --mode starttls).", tuple(errors[:1]),
+                              hints=("implicit-tls-on-submission-port",)))
+            return
         self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "no-shared-cipher", Severity.ERROR,
                           "No version from TLS 1.0 to 1.3 completes a handshake with any suite this OpenSSL "
                           "knows: the host may speak only SSLv3, or offer only RC4 or 3DES suites.",
@@ -546,6 +557,20 @@ class _Probe:
                           + ("." if covers else f" that does not cover {self.name}."),
                           (f"with SNI {self.sni}: {leaf.subject.rfc4514_string()}",
                            f"without SNI: {other.subject.rfc4514_string()}")))
+
+    # No SMTP session at all
+
+    def _no_session(self, strict: Attempt) -> None:
+        """Report why no SMTP session started: the address refuses, or it sends no greeting."""
+        assert strict.failure is not None
+        failure = strict.failure
+        summary, hints = f"No SMTP session with {self.address}:{self.config.port}.", ()
+        if strict.stage == "banner" and failure.reason == "reply-timeout" and self.config.mode is Mode.STARTTLS:
+            summary = ("No SMTP greeting: a port that expects implicit TLS (465) waits for the client's "
+                       "handshake in silence; probe it with --mode implicit.")
+            hints = ("plaintext-on-implicit-tls-port",)
+        self._add(Finding("connect", failure.failure_class, failure.reason, Severity.ERROR, summary,
+                          (strict.error,), hints=hints))
 
     # The strict attempt's own failure, when no relaxed step explained it
 

@@ -23,7 +23,7 @@ from harness.cli import EXIT_USAGE, main
 from harness.findings import Finding, Severity, lesson_for
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
-from harness.probe import EXIT_CODES, ProbeConfig, Verdict, probe
+from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe
 from harness.scenario import Direction, Scenario
 
 C = FailureClass
@@ -284,3 +284,27 @@ def test_probe_table_script_covers_every_server_side_scenario(tmp_path):
     rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
     receiving = [s.slug for s in CATALOG.scenarios if s.direction is Direction.RECEIVING]
     assert [r.split(" | ")[0].lstrip("| ") for r in rows] == receiving
+
+
+def test_implicit_mode_on_a_starttls_port_names_plaintext(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        report = probe(config_for(host, mode=Mode.IMPLICIT), CATALOG)
+
+    assert report.verdict is Verdict.WOULD_BE_REFUSED
+    assert labels(report.findings) == {"validation-failure/not-tls"}
+
+
+def test_starttls_mode_on_a_silent_port_could_not_connect(smtp_lab):
+    # A listener that accepts and never greets, as an implicit-TLS port does
+    # while it waits for the client's handshake.
+    with socket.socket() as silent:
+        silent.bind((allocate_address(), 0))
+        silent.listen()
+        address, port = silent.getsockname()
+        config = ProbeConfig(host=address, port=port, sni="mx.silent.test", cafile=smtp_lab.cafile,
+                             resolver=(smtp_lab.dns.address, smtp_lab.dns.port), timeout=0.3)
+        report = probe(config, CATALOG)
+
+    assert report.verdict is Verdict.COULD_NOT_CONNECT
+    assert [(f.label, f.hints) for f in report.findings] == \
+        [("protocol-error/reply-timeout", ("plaintext-on-implicit-tls-port",))]
