@@ -2,7 +2,7 @@
 
 OpenSSL stops at the first verify error, so a leaf that is both expired and
 issued for another name shows only one of them. The probe takes the chain
-from a handshake that verified nothing and checks each property on its own,
+from a handshake that verified nothing. It checks each property on its own,
 with cryptography: the path to a trusted root, the validity dates, the names
 (subjectAltName only, RFC 6125 section 6.4.4), the key size, the signature
 algorithm, and revocation by CRL (RFC 5280 section 4.2.1.13) and OCSP
@@ -55,7 +55,7 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 @dataclass(frozen=True)
 class LeafSummary:
-    """What the leaf says about itself, for the report."""
+    """The leaf's subject, issuer, names, dates, key and signature, for the report."""
 
     subject: str
     issuer: str
@@ -207,7 +207,7 @@ def common_names(leaf: x509.Certificate) -> list[str]:
 
 
 def name_matches(pattern: str, name: str) -> bool:
-    """Match one subjectAltName entry against a host name (or an address) as RFC 6125 section 6.4.3 says."""
+    """Match one subjectAltName entry against a host name (or an address) following RFC 6125 section 6.4.3."""
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
     if _is_address(name):
         return _is_address(pattern) and ipaddress.ip_address(pattern) == ipaddress.ip_address(name)

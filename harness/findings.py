@@ -7,7 +7,7 @@ problem. The scenario is looked up in the catalog loaded at run time: a
 finding names a lesson only when that lesson exists, so a report never sends
 the reader to a missing page.
 
-Severities say what Outlook.com would do:
+Each severity names what Outlook.com would do:
 
 - ``error``: a sender with TLS enforced (forced-TLS connector, MTA-STS in
   enforce mode, DANE) refuses the host; the probe exits with "would be refused";
@@ -26,7 +26,7 @@ from .scenario import Direction
 
 
 class Severity(str, enum.Enum):
-    """How a finding affects delivery from a strict peer."""
+    """The effect of a finding on delivery from a strict peer."""
 
     ERROR = "error"
     WARNING = "warning"
@@ -42,8 +42,8 @@ class Finding:
 
     ``check`` names the probe step that found it (``protocol-versions``,
     ``leaf-names``...). ``hints`` are catalog slugs that teach this exact
-    problem, best first; ``lesson`` is the first of them present in the
-    loaded catalog, or a scenario whose broken variant fails the same way.
+    problem, best first. ``lesson`` is the first of them present in the
+    loaded catalog, else a scenario whose broken variant fails the same way.
     """
 
     check: str
@@ -106,7 +106,7 @@ def with_lessons(findings: list[Finding], catalog: Catalog) -> list[Finding]:
 
 
 def deduplicate(findings: list[Finding]) -> list[Finding]:
-    """Keep the first finding per (class, reason, check family); later duplicates add nothing."""
+    """Keep the first finding per class and reason, because a later one describes the same problem."""
     seen: set[tuple[str, str]] = set()
     kept = []
     for finding in findings:

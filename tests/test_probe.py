@@ -1,8 +1,8 @@
 """smtp-harness probe against the harness's own scenario servers on loopback, and nothing else.
 
-Every receiving scenario of the catalog is probed in both variants: on the
+Every receiving scenario of the catalog is probed in both variants. On the
 broken one the probe must name the problem the scenario is about (the class
-and reason its strict run expects), on the fixed one it must find nothing
+and reason its strict run expects). On the fixed one it must find nothing
 that a strict sender would refuse. The hosts in tests/probe_hosts add defects
 (and one combination, an old appliance: TLS 1.0 only and self-signed) that
 exercise each probe check on its own.
@@ -30,7 +30,7 @@ C = FailureClass
 PROBE_HOSTS = Path(__file__).parent / "probe_hosts"
 CATALOG = load_catalog()
 
-# Short enough that the host which answers 220 to STARTTLS and then goes
+# Short enough that the host which replies 220 to STARTTLS and then goes
 # silent costs one second, long enough for a busy machine on loopback.
 TEST_TIMEOUT = 1.0
 
@@ -63,7 +63,7 @@ def labels(findings: tuple[Finding, ...], severity: Severity = Severity.ERROR) -
 
 
 @pytest.mark.parametrize("scenario", server_side(CATALOG), ids=lambda s: s.slug)
-def test_probe_names_the_problem_of_each_broken_host(smtp_lab, scenario):
+def test_probe_broken_host_names_problem(smtp_lab, scenario):
     with start(smtp_lab, scenario, "broken") as host:
         report = probe(config_for(host), CATALOG)
 
@@ -78,7 +78,7 @@ def test_probe_names_the_problem_of_each_broken_host(smtp_lab, scenario):
 
 
 @pytest.mark.parametrize("scenario", server_side(CATALOG), ids=lambda s: s.slug)
-def test_probe_finds_no_real_problem_on_each_fixed_host(smtp_lab, scenario):
+def test_probe_fixed_host_is_compatible(smtp_lab, scenario):
     if scenario.fixed.expect.failure_class is not C.DELIVERED:
         pytest.skip(f"{scenario.slug}'s fix does not deliver to the strict sender")
     with start(smtp_lab, scenario, "fixed") as host:
@@ -89,7 +89,7 @@ def test_probe_finds_no_real_problem_on_each_fixed_host(smtp_lab, scenario):
     assert labels(report.findings, Severity.WARNING) == set()
 
 
-def test_old_appliance_tls10_only_and_self_signed_yields_both_findings(smtp_lab):
+def test_probe_old_appliance_both_findings(smtp_lab):
     scenario = load_scenario(PROBE_HOSTS / "appliance-tls10-self-signed.toml")
     with start(smtp_lab, scenario, "broken") as host:
         report = probe(config_for(host), CATALOG)
@@ -103,7 +103,7 @@ def test_old_appliance_tls10_only_and_self_signed_yields_both_findings(smtp_lab)
     assert dict(report.versions) == {"TLSv1": True, "TLSv1.1": False, "TLSv1.2": False, "TLSv1.3": False}
 
 
-def test_old_appliance_control_delivers_cleanly(smtp_lab):
+def test_probe_old_appliance_fixed_compatible(smtp_lab):
     scenario = load_scenario(PROBE_HOSTS / "appliance-tls10-self-signed.toml")
     with start(smtp_lab, scenario, "fixed") as host:
         report = probe(config_for(host), CATALOG)
@@ -158,7 +158,7 @@ def test_starttls_refusal_carries_the_reply_code(smtp_lab):
     assert [f.reply_code for f in report.findings if f.reason == "refused"] == [454]
 
 
-def test_lesson_is_named_only_when_the_catalog_has_it():
+def test_lesson_for_missing_slug():
     finding = Finding("x", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR, "s",
                       hints=("tls11-only", "tls10-only"))
     catalog = load_catalog()
@@ -190,7 +190,7 @@ def cli_args(host) -> list[str]:  # type: ignore[no-untyped-def]
             "--timeout", str(TEST_TIMEOUT)]
 
 
-def test_cli_exit_status_and_text_for_a_refused_host(smtp_lab):
+def test_cli_refused_host_exit_one(smtp_lab):
     with start(smtp_lab, CATALOG.get("self-signed"), "broken") as host:
         status, text = run_cli(*cli_args(host))
 
@@ -198,7 +198,7 @@ def test_cli_exit_status_and_text_for_a_refused_host(smtp_lab):
     assert "looks like self-signed: run `smtp-harness explain self-signed`" in text
 
 
-def test_cli_exit_status_zero_for_a_compatible_host(smtp_lab):
+def test_cli_compatible_host_exit_zero(smtp_lab):
     with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
         status, text = run_cli(*cli_args(host), "--json")
 
@@ -241,7 +241,7 @@ def test_cli_unknown_domain_could_not_connect(smtp_lab):
     assert json.loads(text)["findings"][0]["reason"] == "lookup-failed"
 
 
-def test_cli_target_and_domain_together_is_a_usage_error(capsys):
+def test_cli_target_and_domain_usage_error(capsys):
     status, _ = run_cli("mx.example.test", "--domain", "example.test")
 
     assert status == EXIT_USAGE
@@ -267,7 +267,8 @@ def test_help_documents_the_exit_status(capsys):
         main(["probe", "--help"])
 
     text = capsys.readouterr().out
-    assert "1  would be refused" in text and "3  could not connect" in text
+    assert "1  would be refused" in text
+    assert "3  could not connect" in text
 
 
 def test_probe_table_script_covers_every_server_side_scenario(tmp_path):
@@ -286,7 +287,7 @@ def test_probe_table_script_covers_every_server_side_scenario(tmp_path):
     assert [r.split(" | ")[0].lstrip("| ") for r in rows] == receiving
 
 
-def test_implicit_mode_on_a_starttls_port_names_plaintext(smtp_lab):
+def test_probe_implicit_mode_starttls_port(smtp_lab):
     with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
         report = probe(config_for(host, mode=Mode.IMPLICIT), CATALOG)
 
@@ -294,7 +295,7 @@ def test_implicit_mode_on_a_starttls_port_names_plaintext(smtp_lab):
     assert labels(report.findings) == {"validation-failure/not-tls"}
 
 
-def test_starttls_mode_on_a_silent_port_could_not_connect(smtp_lab):
+def test_probe_silent_port_no_session(smtp_lab):
     # A listener that accepts and never greets, as an implicit-TLS port does
     # while it waits for the client's handshake.
     with socket.socket() as silent:
