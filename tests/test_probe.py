@@ -21,6 +21,7 @@ from harness import capabilities
 from harness.catalog import Catalog, load_catalog, load_scenario
 from harness.cli import EXIT_USAGE, main
 from harness.findings import Finding, Severity, lesson_for
+from harness.dns import Record
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
 from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe
@@ -309,3 +310,27 @@ def test_probe_silent_port_no_session(smtp_lab):
     assert report.verdict is Verdict.COULD_NOT_CONNECT
     assert [(f.label, f.hints) for f in report.findings] == \
         [("protocol-error/reply-timeout", ("plaintext-on-implicit-tls-port",))]
+
+
+def test_reverse_dns_missing_ptr_is_warning(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        ptr = [record for record in host.records if record.rtype == "PTR"]
+        smtp_lab.zone.remove(ptr)
+        report = probe(config_for(host), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings, Severity.WARNING) == {"dns-failure/no-ptr"}
+
+
+def test_reverse_dns_unconfirmed_ptr_is_warning(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        ptr = [record for record in host.records if record.rtype == "PTR"]
+        smtp_lab.zone.remove(ptr)
+        other = Record(ptr[0].name, "PTR", "mail.elsewhere.test")
+        smtp_lab.zone.add([other])
+        try:
+            report = probe(config_for(host), CATALOG)
+        finally:
+            smtp_lab.zone.remove([other])
+
+    assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}

@@ -1,0 +1,110 @@
+"""The chain checks of probe that no catalog host exercises yet: OCSP, against a real responder on loopback.
+
+The responder is the harness's PKI repository (a real HTTP server on a
+loopback address) publishing DER OCSP responses built with cryptography's
+OCSP builders, as a CA's responder would (RFC 6960).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from harness.certcheck import check_chain
+from harness.findings import Severity
+from harness.loopback import allocate_address
+from harness.repository import RepositoryServer
+
+NOW = datetime.datetime.now(datetime.timezone.utc)
+NAME = "mx.ocsp.test"
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+@pytest.fixture(scope="module")
+def root():  # type: ignore[no-untyped-def]
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder().subject_name(_name("OCSP test root")).issuer_name(_name("OCSP test root"))
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(NOW - datetime.timedelta(days=10)).not_valid_after(NOW + datetime.timedelta(days=10))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def _leaf(root, ocsp_url: str) -> x509.Certificate:  # type: ignore[no-untyped-def]
+    root_certificate, root_key = root
+    key = ec.generate_private_key(ec.SECP256R1())
+    access = x509.AuthorityInformationAccess([
+        x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)),
+    ])
+    return (
+        x509.CertificateBuilder().subject_name(_name(NAME)).issuer_name(root_certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1)).not_valid_after(NOW + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
+        .add_extension(access, critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+
+
+def _responder(root, status: ocsp.OCSPCertStatus):  # type: ignore[no-untyped-def]
+    """Return a route that answers every request about the leaf with ``status``, signed by the root."""
+    root_certificate, root_key = root
+
+    def answer(body: bytes) -> tuple[str, bytes]:
+        request = ocsp.load_der_ocsp_request(body)
+        leaf = leaf_by_serial[request.serial_number]
+        builder = ocsp.OCSPResponseBuilder().add_response(
+            cert=leaf, issuer=root_certificate, algorithm=hashes.SHA1(), cert_status=status,
+            this_update=NOW, next_update=NOW + datetime.timedelta(hours=1),
+            revocation_time=NOW - datetime.timedelta(hours=1) if status is ocsp.OCSPCertStatus.REVOKED else None,
+            revocation_reason=None,
+        ).responder_id(ocsp.OCSPResponderEncoding.HASH, root_certificate)
+        response = builder.sign(root_key, hashes.SHA256())
+        return "application/ocsp-response", response.public_bytes(serialization.Encoding.DER)
+
+    leaf_by_serial: dict[int, x509.Certificate] = {}
+    return answer, leaf_by_serial
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (ocsp.OCSPCertStatus.REVOKED, {("validation-failure/certificate-revoked", 23, "revoked-ocsp")}),
+    (ocsp.OCSPCertStatus.GOOD, set()),
+])
+def test_ocsp_status_from_responder(root, status, expected):
+    with RepositoryServer() as repository:
+        route, leaves = _responder(root, status)
+        leaf = _leaf(root, repository.publish("/ocsp", route))
+        leaves[leaf.serial_number] = leaf
+        findings = check_chain([leaf], NAME, [root[0]])
+
+    assert {(f.label, f.verify_code, f.hints[0]) for f in findings if f.severity is Severity.ERROR} == expected
+
+
+def test_ocsp_responder_unreachable(root):
+    address = allocate_address()
+    leaf = _leaf(root, f"http://{address}:9/ocsp")
+
+    findings = check_chain([leaf], NAME, [root[0]])
+
+    assert [(f.label, f.verify_code, f.hints[0]) for f in findings] == \
+        [("validation-failure/crl-unavailable", 3, "crl-unreachable")]
+
+
+def test_revocation_outside_loopback_is_not_fetched(root):
+    leaf = _leaf(root, "http://ocsp.example.org/")
+
+    findings = check_chain([leaf], NAME, [root[0]])
+
+    assert [(f.reason, f.severity) for f in findings] == [("not-checked", Severity.INFO)]
