@@ -591,14 +591,19 @@ class _Probe:
     # Reverse DNS
 
     def _reverse_dns(self) -> None:
-        """Check that the address's PTR names a host whose A record points back (FCrDNS)."""
+        """Check that the address's PTR names a host whose A record points back (FCrDNS).
+
+        Exchange Online's 5.7.25 (IPv6 senders without reverse DNS) is listed in Microsoft
+        Learn, "Non-delivery reports in Exchange Online".
+        """
         try:
             answer = self.resolver.resolve(dns.reversename.from_address(self.address), "PTR")
             names = [str(record.target).rstrip(".") for record in answer]
         except dns.exception.DNSException as error:
             self._add(Finding("reverse-dns", C.DNS_FAILURE, "no-ptr", Severity.WARNING,
-                              f"The address {self.address} has no PTR record; Outlook.com refuses mail sent "
-                              "from such addresses.", (f"PTR look-up: {type(error).__name__}: {error}",),
+                              f"The address {self.address} has no PTR record. Receivers refuse mail sent from "
+                              "such addresses: Gmail, and Exchange Online for IPv6 senders (5.7.25). "
+                              "This matters when the MX also sends mail.", (f"PTR look-up: {type(error).__name__}: {error}",),
                               hints=("no-ptr", "missing-ptr")))
             return
         for name in names:
