@@ -57,6 +57,7 @@ class Finding:
     reply_code: int | None = None
     hints: tuple[str, ...] = field(default=(), compare=False)
     lesson: str | None = None
+    host: str = ""  # the MX host, address and port where it was found
 
     @property
     def label(self) -> str:
@@ -65,6 +66,7 @@ class Finding:
     def to_dict(self) -> dict[str, object]:
         return {
             "check": self.check,
+            "host": self.host,
             "class": str(self.failure_class),
             "reason": self.reason,
             "severity": str(self.severity),

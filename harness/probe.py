@@ -29,6 +29,7 @@ domain given, through the resolver given.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import ipaddress
 import socket
@@ -158,9 +159,24 @@ class ProbeReport:
     findings: tuple[Finding, ...]
     duration_s: float
     plaintext_mail: Reply | None = None  # the reply to MAIL FROM before STARTTLS
+    others: tuple["ProbeReport", ...] = ()  # the domain's other MX hosts and addresses
+
+    @property
+    def all_findings(self) -> tuple[Finding, ...]:
+        """The findings of this host and of every other MX host and address probed with it."""
+        return self.findings + tuple(f for other in self.others for f in other.findings)
 
     @property
     def verdict(self) -> Verdict:
+        """Return the worst verdict of all hosts probed: refused, then could not connect, then compatible."""
+        verdicts = {self.own_verdict, *(other.verdict for other in self.others)}
+        for verdict in (Verdict.WOULD_BE_REFUSED, Verdict.COULD_NOT_CONNECT):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.COMPATIBLE
+
+    @property
+    def own_verdict(self) -> Verdict:
         if self.strict is None or self.strict.stage in ("dns", "connect", "banner"):
             return Verdict.COULD_NOT_CONNECT
         if any(finding.severity is Severity.ERROR for finding in self.findings):
@@ -178,6 +194,7 @@ class ProbeReport:
             "plaintext_mail_reply": str(self.plaintext_mail) if self.plaintext_mail else None,
             "attempts": [attempt.to_dict() for attempt in self.attempts],
             "duration_ms": round(self.duration_s * 1000, 2),
+            "others": [other.to_dict() for other in self.others],
         }
 
 
@@ -332,20 +349,40 @@ def make_resolver(config: ProbeConfig) -> dns.resolver.Resolver:
     return resolver
 
 
-def resolve_target(config: ProbeConfig, resolver: dns.resolver.Resolver) -> tuple[str, list[str]]:
-    """Return the host name to judge and its addresses: the best MX of ``domain``, or ``host``."""
-    host = config.host
+# A sender tries every MX in preference order, so the probe judges each
+# (MX host, address) pair; this bounds the work for a domain with many.
+MAX_TARGETS = 10
+
+
+def resolve_targets(config: ProbeConfig, resolver: dns.resolver.Resolver
+                    ) -> list[tuple[str, str | dns.exception.DNSException]]:
+    """Return (host name, address) pairs to probe: each MX of ``domain`` in preference order, or ``host``.
+
+    A host whose A look-up fails is returned with the error in place of the
+    address, unless it is the only host, whose error is raised.
+    """
     if config.domain is not None:
         try:
             answer = resolver.resolve(config.domain, "MX")
             records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
-            host = str(records[0].exchange).rstrip(".")
+            hosts = [str(record.exchange).rstrip(".") for record in records]
         except dns.resolver.NoAnswer:
-            host = config.domain  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
-    assert host is not None
-    if _is_address(host):
-        return host, [host]
-    return host, [record.address for record in resolver.resolve(host, "A")]
+            hosts = [config.domain]  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
+    else:
+        assert config.host is not None
+        hosts = [config.host]
+    pairs: list[tuple[str, str | dns.exception.DNSException]] = []
+    for host in hosts:
+        if _is_address(host):
+            pairs.append((host, host))
+            continue
+        try:
+            pairs.extend((host, record.address) for record in resolver.resolve(host, "A"))
+        except dns.exception.DNSException as error:
+            if len(hosts) == 1:
+                raise
+            pairs.append((host, error))
+    return pairs[:MAX_TARGETS]
 
 
 def _is_address(text: str) -> bool:
@@ -364,13 +401,24 @@ def probe(config: ProbeConfig, catalog: Catalog) -> ProbeReport:
     resolver = make_resolver(config)
     target = config.domain or config.host or ""
     try:
-        mx_host, addresses = resolve_target(config, resolver)
+        pairs = resolve_targets(config, resolver)
     except dns.exception.DNSException as error:
-        finding = Finding("dns", C.DNS_FAILURE, "lookup-failed", Severity.ERROR,
-                          f"The look-up of {target} failed.", (f"{type(error).__name__}: {error}",))
-        return ProbeReport(target, target, None, config.port, config.mode, config.sni, None, (), (), None,
-                           tuple(with_lessons([finding], catalog)), time.perf_counter() - started)
-    return _Probe(config, catalog, resolver, target, mx_host, addresses[0], started).run()
+        return _lookup_failed(config, catalog, target, target, error, started)
+    reports = []
+    for host, address in pairs:
+        if isinstance(address, dns.exception.DNSException):
+            reports.append(_lookup_failed(config, catalog, target, host, address, time.perf_counter()))
+        else:
+            reports.append(_Probe(config, catalog, resolver, target, host, address, time.perf_counter()).run())
+    return dataclasses.replace(reports[0], others=tuple(reports[1:]), duration_s=time.perf_counter() - started)
+
+
+def _lookup_failed(config: ProbeConfig, catalog: Catalog, target: str, host: str,
+                   error: dns.exception.DNSException, started: float) -> ProbeReport:
+    finding = Finding("dns", C.DNS_FAILURE, "lookup-failed", Severity.ERROR, f"The look-up of {host} failed.",
+                      (f"{type(error).__name__}: {error}",), host=host)
+    return ProbeReport(target, host, None, config.port, config.mode, config.sni, None, (), (), None,
+                       tuple(with_lessons([finding], catalog)), time.perf_counter() - started)
 
 
 class _Probe:
@@ -396,7 +444,8 @@ class _Probe:
             leaf = self._examine(strict)
             self._strict_failure(strict)
             self._reverse_dns()
-        findings = ordered(deduplicate(self.findings))
+        where = f"{self.mx_host} [{self.address}]:{self.config.port}"
+        findings = [dataclasses.replace(f, host=where) for f in ordered(deduplicate(self.findings))]
         return ProbeReport(self.target, self.mx_host, self.address, self.config.port, self.config.mode, self.sni,
                            strict, tuple(self.attempts), tuple(self.versions), leaf,
                            tuple(with_lessons(findings, self.catalog)), time.perf_counter() - self.started,
@@ -636,7 +685,17 @@ VERDICT_TEXT = {
 
 
 def render_text(report: ProbeReport) -> str:
-    """Format ``report`` for people: the target, what it offers, each finding with its lesson, the verdict."""
+    """Format ``report`` for people: each host, what it offers, each finding with its lesson, the verdict."""
+    lines: list[str] = []
+    for one in (report, *report.others):
+        lines.extend(_render_host(one))
+        lines.append("")
+    lines.append(f"verdict: {VERDICT_TEXT[report.verdict]} (exit {EXIT_CODES[report.verdict]}, "
+                 f"{report.duration_s:.2f} s)")
+    return "\n".join(lines)
+
+
+def _render_host(report: ProbeReport) -> list[str]:
     lines = [f"probe {report.target}: {report.mx_host} [{report.address or '-'}]:{report.port} "
              f"({report.mode}, SNI {report.sni or 'none'})"]
     if report.strict is not None:
@@ -656,10 +715,7 @@ def render_text(report: ProbeReport) -> str:
                      f"to {leaf.not_after[:10]}; {leaf.key}; signed with {leaf.signature}")
     lines.append("")
     lines.extend(_render_findings(report.findings))
-    lines.append("")
-    lines.append(f"verdict: {VERDICT_TEXT[report.verdict]} (exit {EXIT_CODES[report.verdict]}, "
-                 f"{report.duration_s:.2f} s)")
-    return "\n".join(lines)
+    return lines
 
 
 def _render_findings(findings: tuple[Finding, ...]) -> list[str]:

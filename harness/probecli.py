@@ -20,6 +20,7 @@ exit status:
   1  would be refused: a strict sender (Outlook.com with TLS enforced) refuses the host
   2  usage error (bad option or value)
   3  could not connect: DNS failed, or no SMTP greeting from the address
+  with --domain, every MX host and address is probed and the worst result counts
 
 examples (the lab's hosts, from `smtp-harness serve SLUG`):
   smtp-harness probe mx.broken.self-signed.test:2525 --resolver 127.0.0.53:5353 --cafile ca.pem
@@ -39,14 +40,14 @@ def add_probe_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
                     "host you name, or to the MX of the domain you name. It sends no message.",
         epilog=PROBE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", nargs="?", metavar="TARGET", help="host[:port] or address[:port] to probe")
-    parser.add_argument("--domain", help="probe the best MX of this mail domain instead of TARGET")
+    parser.add_argument("--domain", metavar="DOMAIN", help="probe every MX host of this mail domain instead of TARGET")
     parser.add_argument("--port", type=int, default=None,
                         help="SMTP port (default: 25 with STARTTLS, 465 with --mode implicit)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.STARTTLS.value,
                         help="starttls (ports 25 and 587) or implicit TLS (port 465); default: starttls")
-    parser.add_argument("--cafile", help="PEM trust store (default: the system store, as a real sender uses)")
-    parser.add_argument("--sni", help="server name to send and verify (default: the MX or host name)")
-    parser.add_argument("--ehlo", default=None, help="name to give in EHLO")
+    parser.add_argument("--cafile", metavar="FILE", help="PEM trust store (default: the system store, as a real sender uses)")
+    parser.add_argument("--sni", metavar="NAME", help="server name to send and verify (default: the MX or host name)")
+    parser.add_argument("--ehlo", default=None, metavar="NAME", help="name to give in EHLO")
     parser.add_argument("--resolver", metavar="ADDRESS[:PORT]", help="DNS server to ask (default: the system's)")
     parser.add_argument("--timeout", type=float, default=timeouts.PROBE_TIMEOUT, metavar="SECONDS",
                         help="bound on each network wait (default: %(default)s)")

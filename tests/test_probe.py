@@ -66,13 +66,13 @@ def labels(findings: tuple[Finding, ...], severity: Severity = Severity.ERROR) -
 @pytest.mark.parametrize("scenario", server_side(CATALOG), ids=lambda s: s.slug)
 def test_probe_broken_host_names_problem(smtp_lab, scenario):
     with start(smtp_lab, scenario, "broken") as host:
-        report = probe(config_for(host), CATALOG)
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
 
     expect = scenario.broken.expect
-    matching = [f for f in report.findings if f.failure_class is expect.failure_class
+    matching = [f for f in report.all_findings if f.failure_class is expect.failure_class
                 and (not expect.reason or f.reason == expect.reason)]
     assert report.verdict is Verdict.WOULD_BE_REFUSED
-    assert matching, f"no finding {expect.label} in {[f.label for f in report.findings]}"
+    assert matching, f"no finding {expect.label} in {[f.label for f in report.all_findings]}"
     assert matching[0].severity is Severity.ERROR
     taught = CATALOG.get(matching[0].lesson or "").broken.expect
     assert (taught.failure_class, taught.reason) == (expect.failure_class, expect.reason)
@@ -83,11 +83,11 @@ def test_probe_fixed_host_is_compatible(smtp_lab, scenario):
     if scenario.fixed.expect.failure_class is not C.DELIVERED:
         pytest.skip(f"{scenario.slug}'s fix does not deliver to the strict sender")
     with start(smtp_lab, scenario, "fixed") as host:
-        report = probe(config_for(host), CATALOG)
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
 
     assert report.verdict is Verdict.COMPATIBLE
-    assert labels(report.findings, Severity.ERROR) == set()
-    assert labels(report.findings, Severity.WARNING) == set()
+    assert labels(report.all_findings, Severity.ERROR) == set()
+    assert labels(report.all_findings, Severity.WARNING) == set()
 
 
 def test_probe_old_appliance_both_findings(smtp_lab):
@@ -334,3 +334,23 @@ def test_reverse_dns_unconfirmed_ptr_is_warning(smtp_lab):
             smtp_lab.zone.remove([other])
 
     assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}
+
+
+def test_probe_domain_judges_every_mx(smtp_lab):
+    scenario = load_scenario(PROBE_HOSTS / "second-mx-wrong-name.toml")
+    with start(smtp_lab, scenario, "broken") as host:
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+
+    assert [other.mx_host for other in report.others] == [f"mx2.{host.domain}"]
+    assert labels(report.findings) == set()
+    assert labels(report.others[0].findings) == {"certificate-host-mismatch/hostname-mismatch"}
+    assert report.verdict is Verdict.WOULD_BE_REFUSED
+
+
+def test_probe_domain_every_mx_fixed(smtp_lab):
+    scenario = load_scenario(PROBE_HOSTS / "second-mx-wrong-name.toml")
+    with start(smtp_lab, scenario, "fixed") as host:
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+
+    assert len(report.others) == 1
+    assert report.verdict is Verdict.COMPATIBLE
