@@ -42,6 +42,7 @@ SELF_SIGNED = 18
 SELF_SIGNED_IN_CHAIN = 19
 UNABLE_TO_GET_LOCAL_ISSUER = 20
 HOSTNAME_MISMATCH = 62
+IP_ADDRESS_MISMATCH = 64
 EE_KEY_TOO_SMALL = 66
 CA_MD_TOO_WEAK = 68
 
@@ -229,6 +230,9 @@ def _names(leaf: x509.Certificate, name: str) -> list[Finding]:
     sans = san_names(leaf)
     if any(name_matches(pattern, name) for pattern in sans):
         return []
+    if _is_address(name):
+        return [_verify_finding("leaf-names", IP_ADDRESS_MISMATCH, f"The leaf does not name the address {name}.",
+                                [f"expected {name}; subjectAltName {', '.join(sans) or '-'}"], ("wrong-host",))]
     cns = common_names(leaf)
     if not sans:
         hints: tuple[str, ...] = ("cn-only",) if any(name_matches(cn, name) for cn in cns) else ("wrong-host",)

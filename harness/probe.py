@@ -436,7 +436,9 @@ class _Probe:
         self.plaintext: Reply | None = None
 
     def run(self) -> ProbeReport:
-        strict = self._attempt(strict_context(self.config.cafile), self.sni, "strict")
+        # With an address as the target and no --sni, the strict check matches the
+        # address against the leaf (Python sends no SNI for an address).
+        strict = self._attempt(strict_context(self.config.cafile), self.name, "strict")
         leaf = None
         if strict.stage in ("connect", "banner"):
             self._no_session(strict)

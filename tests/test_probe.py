@@ -354,3 +354,13 @@ def test_probe_domain_every_mx_fixed(smtp_lab):
 
     assert len(report.others) == 1
     assert report.verdict is Verdict.COMPATIBLE
+
+
+def test_probe_address_without_sni_checks_address(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        report = probe(config_for(host, host=host.address.address), CATALOG)
+
+    assert report.sni is None
+    assert report.strict is not None
+    assert (report.strict.label, report.strict.failure.verify_code) == ("certificate-host-mismatch/ip-mismatch", 64)
+    assert labels(report.findings) == {"certificate-host-mismatch/ip-mismatch"}
