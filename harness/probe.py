@@ -100,6 +100,12 @@ class ProbeConfig:
     ehlo: str = DEFAULT_EHLO
     resolver: tuple[str, int] | None = None
     timeout: float = timeouts.PROBE_TIMEOUT
+    # Address -> port, for addresses whose SMTP port is not ``port``: the
+    # lab's hosts listen on ports the OS picks, one per MX (see Network.ports).
+    ports: tuple[tuple[str, int], ...] = ()
+
+    def port_of(self, address: str) -> int:
+        return dict(self.ports).get(address, self.port)
 
     def __post_init__(self) -> None:
         if (self.host is None) == (self.domain is None):
@@ -255,11 +261,11 @@ def attempt(config: ProbeConfig, address: str, context: ssl.SSLContext, sni: str
 
 def _connect(address: str, config: ProbeConfig) -> socket.socket:
     try:
-        sock = socket.create_connection((address, config.port), timeout=config.timeout)
+        sock = socket.create_connection((address, config.port_of(address)), timeout=config.timeout)
     except OSError as error:
         reason = "connection-refused" if isinstance(error, ConnectionRefusedError) else "connect-error"
         raise _Stop("connect", TLSFailure(C.CONNECTION_FAILURE, reason),
-                    f"connect to {address}:{config.port} failed: {error}") from error
+                    f"connect to {address}:{config.port_of(address)} failed: {error}") from error
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -283,6 +289,12 @@ def _start_tls(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
     reply = _reply(wire, "starttls", "STARTTLS")
     if reply.code != 220:
         raise _Stop("starttls", TLSFailure(C.STARTTLS_NOT_SUPPORTED, "refused"), f"STARTTLS reply: {reply}", reply)
+    if wire.buffer:
+        # Plaintext after "220 ready" could have been injected by an attacker
+        # (CVE-2011-0411 and kin), so the strict client discards the session.
+        raise _Stop("starttls", TLSFailure(C.VALIDATION_FAILURE, "starttls-injection"),
+                    f"{len(wire.buffer)} bytes of plaintext followed the 220 reply to STARTTLS before the handshake",
+                    reply)
     tls = _handshake(sock, config, context, sni, state)
     wire.sock = tls
     _quit(wire)
@@ -410,7 +422,26 @@ def probe(config: ProbeConfig, catalog: Catalog) -> ProbeReport:
             reports.append(_lookup_failed(config, catalog, target, host, address, time.perf_counter()))
         else:
             reports.append(_Probe(config, catalog, resolver, target, host, address, time.perf_counter()).run())
+    reports = _name_split_mx(reports, catalog)
     return dataclasses.replace(reports[0], others=tuple(reports[1:]), duration_s=time.perf_counter() - started)
+
+
+def _name_split_mx(reports: list[ProbeReport], catalog: Catalog) -> list[ProbeReport]:
+    """Point a name mismatch that only some MX hosts have at the lesson on mixed MX hosts.
+
+    Such a domain fails only the sessions that land on the wrong host, which
+    is its own lesson, not the single-host one.
+    """
+    mismatch = "certificate-host-mismatch/hostname-mismatch"
+    hosts_with = {r.mx_host for r in reports if any(f.label == mismatch for f in r.findings)}
+    if not hosts_with or hosts_with == {r.mx_host for r in reports}:
+        return reports
+    changed = []
+    for report in reports:
+        findings = [dataclasses.replace(f, hints=("second-mx-wrong-cert",) + f.hints) if f.label == mismatch else f
+                    for f in report.findings]
+        changed.append(dataclasses.replace(report, findings=tuple(with_lessons(findings, catalog))))
+    return changed
 
 
 def _lookup_failed(config: ProbeConfig, catalog: Catalog, target: str, host: str,
@@ -446,9 +477,10 @@ class _Probe:
             leaf = self._examine(strict)
             self._strict_failure(strict)
             self._reverse_dns()
-        where = f"{self.mx_host} [{self.address}]:{self.config.port}"
+        where = f"{self.mx_host} [{self.address}]:{self.config.port_of(self.address)}"
         findings = [dataclasses.replace(f, host=where) for f in ordered(deduplicate(self.findings))]
-        return ProbeReport(self.target, self.mx_host, self.address, self.config.port, self.config.mode, self.sni,
+        return ProbeReport(self.target, self.mx_host, self.address, self.config.port_of(self.address),
+                           self.config.mode, self.sni,
                            strict, tuple(self.attempts), tuple(self.versions), leaf,
                            tuple(with_lessons(findings, self.catalog)), time.perf_counter() - self.started,
                            self.plaintext)
@@ -479,7 +511,8 @@ class _Probe:
     def _starttls(self, strict: Attempt) -> bool:
         """Report a missing, refused or hanging STARTTLS; return True when TLS can start at all."""
         failure = strict.failure
-        if failure is None or failure.failure_class is not C.STARTTLS_NOT_SUPPORTED:
+        if failure is None or strict.stage not in ("ehlo", "starttls") and \
+                failure.failure_class is not C.STARTTLS_NOT_SUPPORTED:
             return True
         summaries = {
             "not-advertised": ("STARTTLS is not advertised: a sender that requires TLS has nothing to start.",
@@ -487,8 +520,10 @@ class _Probe:
             "refused": ("STARTTLS is advertised but refused.", ("starttls-refused",)),
             "handshake-timeout": ("The server says 220 to STARTTLS, then never completes the handshake.",
                                   ("starttls-hangs",)),
+            "starttls-injection": ("Plaintext follows the 220 reply to STARTTLS: a strict sender drops the "
+                                   "session, because an attacker could have injected it.", ("starttls-injection",)),
         }
-        summary, hints = summaries.get(failure.reason, (f"STARTTLS failed: {strict.error}", ()))
+        summary, hints = summaries.get(failure.reason, (f"The SMTP dialogue fails before TLS: {strict.error}", ()))
         evidence = [strict.error] + ([f"EHLO offers: {' '.join(sorted(strict.extensions))}"]
                                      if failure.reason == "not-advertised" else [])
         self._add(Finding("starttls", failure.failure_class, failure.reason, Severity.ERROR, summary,
@@ -615,7 +650,7 @@ class _Probe:
         """Report why no SMTP session started: the address refuses, or it sends no greeting."""
         assert strict.failure is not None
         failure = strict.failure
-        summary, hints = f"No SMTP session with {self.address}:{self.config.port}.", ()
+        summary, hints = f"No SMTP session with {self.address}:{self.config.port_of(self.address)}.", ()
         if strict.stage == "banner" and failure.reason == "reply-timeout" and self.config.mode is Mode.STARTTLS:
             summary = ("No SMTP greeting: a port that expects implicit TLS (465) waits for the client's "
                        "handshake in silence; probe it with --mode implicit.")

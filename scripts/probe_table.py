@@ -44,10 +44,11 @@ def server_side(catalog: Catalog) -> list[Scenario]:
     return [s for s in catalog.scenarios if s.direction is Direction.RECEIVING]
 
 
-def probe_variant(lab: Lab, catalog: Catalog, scenario: Scenario, variant: str) -> ProbeReport:
+def probe_variant(lab: Lab, catalog: Catalog, scenario: Scenario, variant: str, timeout: float) -> ProbeReport:
     with lab.host(scenario, variant) as host:
         config = ProbeConfig(domain=host.domain, port=host.address.port, cafile=host.cafile,
-                             resolver=host.dns_server, timeout=timeouts.HANDSHAKE_TIMEOUT)
+                             resolver=host.dns_server, timeout=timeout,
+                             ports=tuple(host.network().ports.items()))
         return probe(config, catalog)
 
 
@@ -64,21 +65,21 @@ def cell(report: ProbeReport) -> str:
     return "<br>".join(shown) or "-"
 
 
-def row(lab: Lab, catalog: Catalog, scenario: Scenario) -> str:
+def row(lab: Lab, catalog: Catalog, scenario: Scenario, timeout: float) -> str:
     assert lab.pki is not None
     missing = [r for r in (capabilities.missing(req, lab.pki) for req in scenario.requires) if r]
     if missing:
         return f"| {scenario.slug} | {scenario.broken.expect.label} | skipped: {missing[0]} | | | |"
-    broken = probe_variant(lab, catalog, scenario, "broken")
-    fixed = probe_variant(lab, catalog, scenario, "fixed")
+    broken = probe_variant(lab, catalog, scenario, "broken", timeout)
+    fixed = probe_variant(lab, catalog, scenario, "fixed", timeout)
     return (f"| {scenario.slug} | {scenario.broken.expect.label} | {cell(broken)} | {EXIT_CODES[broken.verdict]} "
             f"| {cell(fixed)} | {EXIT_CODES[fixed.verdict]} |")
 
 
-def build() -> str:
+def build(timeout: float = timeouts.HANDSHAKE_TIMEOUT) -> str:
     catalog = load_catalog()
     with Lab() as lab:
-        rows = [row(lab, catalog, scenario) for scenario in server_side(catalog)]
+        rows = [row(lab, catalog, scenario, timeout) for scenario in server_side(catalog)]
     return HEADER + "\n".join(rows) + "\n"
 
 
@@ -86,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with docs/probe.md instead of writing it")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=timeouts.HANDSHAKE_TIMEOUT, metavar="SECONDS",
+                        help="each network wait of probe; a hanging host costs this long (default: %(default)s)")
     args = parser.parse_args(argv)
-    text = build()
+    text = build(args.timeout)
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:

@@ -54,7 +54,7 @@ def start(lab, scenario: Scenario, variant: str):  # type: ignore[no-untyped-def
 def config_for(started, **changes) -> ProbeConfig:  # type: ignore[no-untyped-def]
     host = started
     values = dict(host=host.mx, port=host.address.port, cafile=host.cafile, resolver=host.dns_server,
-                  timeout=TEST_TIMEOUT)
+                  timeout=TEST_TIMEOUT, ports=tuple(host.network().ports.items()))
     values.update(changes)
     return ProbeConfig(**values)  # type: ignore[arg-type]
 
@@ -282,7 +282,7 @@ def test_probe_table_script_covers_every_server_side_scenario(tmp_path):
     spec.loader.exec_module(module)
     output = tmp_path / "probe.md"
 
-    assert module.main(["--output", str(output)]) == 0
+    assert module.main(["--output", str(output), "--timeout", str(TEST_TIMEOUT)]) == 0
     rows = [line for line in output.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
     receiving = [s.slug for s in CATALOG.scenarios if s.direction is Direction.RECEIVING]
     assert [r.split(" | ")[0].lstrip("| ") for r in rows] == receiving
@@ -344,6 +344,7 @@ def test_probe_domain_judges_every_mx(smtp_lab):
     assert [other.mx_host for other in report.others] == [f"mx2.{host.domain}"]
     assert labels(report.findings) == set()
     assert labels(report.others[0].findings) == {"certificate-host-mismatch/hostname-mismatch"}
+    assert report.others[0].findings[0].hints[0] == "second-mx-wrong-cert"
     assert report.verdict is Verdict.WOULD_BE_REFUSED
 
 
@@ -364,3 +365,21 @@ def test_probe_address_without_sni_checks_address(smtp_lab):
     assert report.strict is not None
     assert (report.strict.label, report.strict.failure.verify_code) == ("certificate-host-mismatch/ip-mismatch", 64)
     assert labels(report.findings) == {"certificate-host-mismatch/ip-mismatch"}
+
+
+def test_probe_implicit_mode_on_implicit_port(smtp_lab):
+    with start(smtp_lab, CATALOG.get("plaintext-on-implicit-tls-port"), "broken") as host:
+        report = probe(config_for(host, mode=Mode.IMPLICIT), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert report.strict is not None
+    assert report.strict.ok
+
+
+def test_probe_starttls_mode_on_implicit_port(smtp_lab):
+    with start(smtp_lab, CATALOG.get("plaintext-on-implicit-tls-port"), "broken") as host:
+        report = probe(config_for(host, timeout=0.3), CATALOG)
+
+    assert report.verdict is Verdict.COULD_NOT_CONNECT
+    assert [(f.label, f.lesson) for f in report.findings] == \
+        [("protocol-error/reply-timeout", "plaintext-on-implicit-tls-port")]
