@@ -1,4 +1,4 @@
-"""Probing a mail host the way Outlook.com sees it, and naming every problem, not only the first.
+"""Probing a mail host as Outlook.com would, and naming every problem, not only the first.
 
 A strict sender stops at the first failure: a host that speaks only TLS 1.0
 with a self-signed certificate shows only "protocol version", and after the
@@ -84,7 +84,7 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Where and how to probe. ``host`` is a name or an address; with ``domain`` the probe looks up its MX first.
+    """The probe's target and settings. ``host`` is a name or an address; with ``domain`` the probe looks up its MX first.
 
     ``cafile`` None means the system trust store (what a real sender uses);
     ``resolver`` None means the system resolver. ``sni`` defaults to the MX
@@ -362,7 +362,7 @@ def make_resolver(config: ProbeConfig) -> dns.resolver.Resolver:
 
 
 # A sender tries every MX in preference order, so the probe judges each
-# (MX host, address) pair; this bounds the work for a domain with many.
+# (MX host, address) pair. This bounds the work for a domain with many.
 MAX_TARGETS = 10
 
 
