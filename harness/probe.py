@@ -48,6 +48,7 @@ from .certcheck import LeafSummary, check_chain, load_chain, load_roots, name_ma
 from .classify import TLSFailure, classify_tls_error
 from .errors import ConfigurationError
 from .findings import Finding, Severity, deduplicate, ordered, with_lessons
+from .legacyprobe import LegacyAnswer, ask_all
 from .outcome import FailureClass, Reply
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
 from .tls import MICROSOFT_TLS12_CIPHERS, Version, _set_versions, strict_client_context
@@ -59,6 +60,14 @@ DEFAULT_EHLO = "probe.smtp-harness.invalid"
 # Every suite this OpenSSL still implements, at security level 0, so the
 # relaxed attempts learn what an old server offers instead of refusing it.
 ALL_CIPHERS = "ALL:@SECLEVEL=0"
+
+# Suites that no current client offers: Camellia, SEED, IDEA, ARIA and no
+# encryption at all. A host that accepts one is configured from an old list.
+LEGACY_CIPHERS = "CAMELLIA:SEED:IDEA:ARIA:eNULL:@SECLEVEL=0"
+
+# The versions tried one by one. SSLv3 is left out because OpenSSL 3 has it
+# compiled out: a host that speaks nothing newer shows up as negotiating nothing.
+PROBED_VERSIONS = (Version.TLS1_0, Version.TLS1_1, Version.TLS1_2, Version.TLS1_3)
 
 
 class Mode(str, enum.Enum):
@@ -299,6 +308,22 @@ def _start_tls(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
     wire.sock = tls
     _quit(wire)
     return tls
+
+
+def ready_for_tls(config: ProbeConfig, address: str) -> socket.socket:
+    """Return a socket on which the client's handshake comes next: after STARTTLS, or at once (implicit)."""
+    sock = _connect(address, config)
+    if config.mode is Mode.IMPLICIT:
+        return sock
+    try:
+        wire = Wire(sock, config.timeout)
+        _reply(wire, "banner", None, 220)
+        _ehlo(wire, config)
+        _reply(wire, "starttls", "STARTTLS", 220)
+    except _Stop:
+        sock.close()
+        raise
+    return sock
 
 
 def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext, sni: str | None,
@@ -558,7 +583,7 @@ class _Probe:
     def _versions(self) -> Version | None:
         """Try each version alone; report a host without TLS 1.2 or 1.3; return the best version spoken."""
         accepted: dict[Version, Attempt] = {}
-        for version in Version:
+        for version in PROBED_VERSIONS:
             result = self._attempt(relaxed_context(version, version), self.sni, f"version {version.value}")
             self.versions.append((version.value, result.ok))
             if result.ok:
@@ -591,10 +616,30 @@ class _Probe:
                               "implicit TLS (probe it with --mode starttls).", tuple(errors[:1]),
                               hints=("implicit-tls-on-submission-port",)))
             return
-        self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "no-shared-cipher", Severity.ERROR,
-                          "No version from TLS 1.0 to 1.3 completes a handshake with any suite this OpenSSL "
-                          "knows: the host may speak only SSLv3, or offer only RC4 or 3DES suites.",
-                          tuple(errors), hints=("sslv3-only", "rc4-only", "3des-only")))
+        answers = ask_all(lambda: ready_for_tls(self.config, self.address), self.sni)
+        evidence = tuple(errors) + tuple(f"tlslite-ng, {a.question}: {'accepted, ' if a.ok else ''}{a.detail}"
+                                         for a in answers.values())
+        self._add(self._legacy_finding(answers, tried, evidence))
+
+    def _legacy_finding(self, answers: dict[str, LegacyAnswer], tried: list[Attempt],
+                        evidence: tuple[str, ...]) -> Finding:
+        """Name what the host speaks instead: SSLv3 only, RC4 or 3DES only, or nothing known."""
+        if answers["rc4"].ok or answers["3des"].ok:
+            offered = [name.upper() for name in ("rc4", "3des") if answers[name].ok]
+            hints = tuple(f"{name}-only" for name in ("rc4", "3des") if answers[name].ok)
+            return Finding("cipher-suites", C.VALIDATION_FAILURE, "no-shared-cipher", Severity.ERROR,
+                           f"The host offers only {' and '.join(offered)} suites, which Microsoft and "
+                           "OpenSSL 3 no longer accept.", evidence, alert="handshake_failure",
+                           hints=hints + ("tls12-weak-ciphers-only",))
+        if answers["sslv3"].ok:
+            return Finding("protocol-versions", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR,
+                           "The host speaks only SSLv3; Outlook.com requires TLS 1.2 or 1.3.", evidence,
+                           alert="protocol_version", hints=("sslv3-only",))
+        reasons = {a.failure.reason for a in tried if a.failure is not None and a.name != "version TLSv1.3"}
+        reason = "protocol-version" if reasons == {"protocol-version"} else "no-shared-cipher"
+        return Finding("protocol-versions", C.VALIDATION_FAILURE, reason, Severity.ERROR,
+                       "No version from SSLv3 to TLS 1.3 completes a handshake with any suite OpenSSL or "
+                       "tlslite-ng knows.", evidence)
 
     def _suites(self, best: Version) -> None:
         """With TLS 1.2 as the best version, check that one of Microsoft's suites is offered."""
@@ -605,19 +650,25 @@ class _Probe:
         if microsoft.ok:
             return
         offered = next((a for a in self.attempts if a.name == f"version {Version.TLS1_2.value}"), None)
-        cipher = offered.cipher if offered else "?"
+        cipher = (offered.cipher if offered else None) or "?"
         assert microsoft.failure is not None
-        if microsoft.failure.reason == "weak-dh":
-            hints: tuple[str, ...] = ("dh1024",)
-        elif cipher and cipher.startswith(("AES", "CAMELLIA", "ARIA", "SEED", "IDEA")):
-            hints = ("static-rsa-only", "tls12-weak-ciphers-only")
-        else:
-            hints = ("tls12-weak-ciphers-only", "static-rsa-only", "dh1024")
+        hints = self._suite_hints(microsoft.failure.reason, cipher)
         self._add(Finding("cipher-suites", microsoft.failure.failure_class, microsoft.failure.reason, Severity.ERROR,
                           "None of Microsoft's TLS 1.2 suites is offered; the host speaks no TLS 1.3.",
                           (f"with Microsoft's suites: {microsoft.error}",
                            f"with every suite (security level 0) the host chose {cipher}"),
                           alert=microsoft.failure.alert, hints=hints))
+
+    def _suite_hints(self, reason: str, cipher: str) -> tuple[str, ...]:
+        """Tell the suite lessons apart: a weak DH group, legacy ciphers, or static RSA with AES only."""
+        if reason == "weak-dh" or cipher.startswith("DHE-"):
+            return ("dh1024", "tls12-weak-ciphers-only")
+        legacy = self._attempt(relaxed_context(Version.TLS1_2, Version.TLS1_2, LEGACY_CIPHERS), self.sni,
+                               "legacy TLS 1.2 suites")
+        static_rsa = not cipher.startswith(("ECDHE-", "DHE-"))  # OpenSSL names static-RSA suites without a prefix
+        if static_rsa and not legacy.ok:
+            return ("static-rsa-only", "tls12-weak-ciphers-only")
+        return ("tls12-weak-ciphers-only", "static-rsa-only")
 
     # Chain
 

@@ -162,10 +162,10 @@ def test_starttls_refusal_carries_the_reply_code(smtp_lab):
 def test_lesson_for_missing_slug():
     finding = Finding("x", C.VALIDATION_FAILURE, "protocol-version", Severity.ERROR, "s",
                       hints=("tls11-only", "tls10-only"))
-    catalog = load_catalog()
-    without = Catalog([s for s in catalog.scenarios if s.slug != "tls10-only"])
+    same_failure = {s.slug for s in CATALOG.scenarios if s.broken.expect.label == finding.label}
+    without = Catalog([s for s in CATALOG.scenarios if s.slug not in same_failure | set(finding.hints)])
 
-    assert lesson_for(finding, catalog) == "tls10-only"
+    assert lesson_for(finding, CATALOG) == "tls11-only"
     assert lesson_for(finding, without) is None
 
 
@@ -383,3 +383,20 @@ def test_probe_starttls_mode_on_implicit_port(smtp_lab):
     assert report.verdict is Verdict.COULD_NOT_CONNECT
     assert [(f.label, f.lesson) for f in report.findings] == \
         [("protocol-error/reply-timeout", "plaintext-on-implicit-tls-port")]
+
+
+EXACT_LESSONS = ["sslv3-only", "rc4-only", "3des-only", "tls11-only", "tls12-weak-ciphers-only", "dh1024",
+                 "static-rsa-only", "starttls-refused", "starttls-not-advertised", "starttls-injection",
+                 "second-mx-wrong-cert"]
+
+
+@pytest.mark.parametrize("slug", [slug for slug in EXACT_LESSONS if slug in CATALOG.slugs])
+def test_probe_broken_host_exact_lesson(smtp_lab, slug):
+    # Problems that fail the same way (no shared cipher) still get their own lesson:
+    # tlslite-ng asks about SSLv3, RC4 and 3DES, and the suite chosen tells DH and static RSA apart.
+    with start(smtp_lab, CATALOG.get(slug), "broken") as host:
+        report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+
+    errors = [f for f in report.all_findings if f.severity is Severity.ERROR]
+    assert [f.lesson for f in errors] == [slug]
+    assert errors[0].label == CATALOG.get(slug).broken.expect.label
