@@ -23,9 +23,9 @@ import urllib.request
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
@@ -126,11 +126,24 @@ def _verify_finding(check: str, code: int, summary: str, evidence: list[str], hi
 # Trust: a path from the leaf to a root in the trust store.
 
 def _signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    """Return True when ``parent`` names and signed ``child``.
+
+    The signature is checked with the parent's key directly, because
+    ``verify_directly_issued_by`` rejects SHA-1 signatures outright, and a
+    SHA-1 leaf still has its issuer: its weak signature is a finding of its own.
+    """
     if child.issuer != parent.subject:
         return False
+    key = parent.public_key()
+    algorithm = child.signature_hash_algorithm
     try:
-        child.verify_directly_issued_by(parent)
-    except (ValueError, TypeError, InvalidSignature):
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
