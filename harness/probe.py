@@ -25,6 +25,9 @@ plaintext is accepted).
 
 It connects only where the user points it: the host given, or the MX of the
 domain given, through the resolver given.
+
+NOTE: MTA-STS policies and DANE TLSA records are not checked yet: the probe
+judges what a sender with TLS enforced sees, whatever the policy says.
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ pointed at the mail domain of the broken and of the fixed host on loopback
 the lab's DNS server. A cell lists the findings of severity
 error and warning as `class/reason` with the lesson probe names; `-` means
 none. The verdict is probe's exit status: 0 Outlook.com-compatible,
-1 would be refused, 3 could not connect.
+1 would be refused, 3 could not connect. probe judges the host as a sender
+with TLS enforced sees it; it does not fetch MTA-STS policies or look up
+DANE TLSA records, so a problem that lies only in the policy shows `-`.
 
 | scenario | expected (broken) | probe on broken | exit | probe on fixed | exit |
 | --- | --- | --- | --- | --- | --- |
