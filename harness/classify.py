@@ -106,6 +106,10 @@ def classify_tls_error(error: BaseException) -> TLSFailure:
         return TLSFailure(C.VALIDATION_FAILURE, reason, alert=alert, openssl_reason=token)
     if isinstance(error, TimeoutError):
         return TLSFailure(C.STARTTLS_NOT_SUPPORTED, "handshake-timeout")
+    if isinstance(error, ConnectionResetError):
+        # A TCP RST instead of the server's next record ("Connection reset by
+        # peer"), which a server log tells apart from a plain close.
+        return TLSFailure(C.VALIDATION_FAILURE, "handshake-reset")
     if isinstance(error, ConnectionError):
         return TLSFailure(C.VALIDATION_FAILURE, "handshake-eof")
     return TLSFailure(C.VALIDATION_FAILURE, "handshake-failure")

@@ -317,8 +317,7 @@ class _Session:
         self._expect(Stage.MAIL, f"MAIL FROM:<{sender}>", 250)
         self._expect(Stage.RCPT, f"RCPT TO:<{recipient}>", 250, 251)
         self._expect(Stage.DATA, "DATA", 354)
-        assert self.wire is not None
-        self.wire.send_data(_dot_stuff(message) + b".\r\n")
+        self._send_message(message)
         accepted = self._expect(Stage.DATA, None, 250)
         self._quit()
         self.last_reply = accepted
@@ -395,6 +394,9 @@ class _Session:
             server_name = self.host if self.profile.send_sni else None
             tls = context.wrap_socket(self.sock, server_hostname=server_name, do_handshake_on_connect=False)
             self.sock = tls
+            # CPython's do_handshake turns the socket timeout into one deadline
+            # for the whole handshake (Modules/_ssl.c), so a peer that sends its
+            # ServerHello a byte at a time is still cut off at handshake_timeout.
             tls.do_handshake()
         except (ssl.SSLError, OSError) as error:
             failure = classify_tls_error(error)
@@ -439,6 +441,15 @@ class _Session:
             failure = classify_verify_code(result.verify_code, result.message)
             raise _Stop(Stage.REVOCATION, failure.failure_class, failure.reason, result.message,
                         verify_code=result.verify_code, verify_message=result.message, trust=Trust.UNTRUSTED)
+
+    def _send_message(self, message: bytes) -> None:
+        assert self.wire is not None
+        try:
+            self.wire.send_data(_dot_stuff(message) + b".\r\n")
+        except OSError as error:
+            # A peer that closes right after "354" makes this write fail (a
+            # broken pipe or a reset) before any reply can be read.
+            raise _Stop(Stage.DATA, C.PROTOCOL_ERROR, "connection-lost", str(error) or repr(error)) from error
 
     def _quit(self) -> None:
         try:

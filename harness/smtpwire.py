@@ -6,6 +6,8 @@ is bounded: in time (the whole reply must arrive within its timeout, which
 also stops a peer that sends one byte per second), in line length and in line
 count. RFC 5321 section 4.5.3.1.5 limits a reply line to 512 octets; real
 servers exceed that a little, so lines up to MAX_LINE octets are accepted.
+The receive buffer never holds more than MAX_BUFFER octets, whatever the
+peer sends: a one-megabyte line costs one small read, not a megabyte.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from .outcome import Reply
 
 MAX_LINE = 4096
 MAX_REPLY_LINES = 100
+# One line of MAX_LINE octets with its CRLF: the most the receive buffer holds.
+MAX_BUFFER = MAX_LINE + 2
 
 _REPLY_LINE = re.compile(rb"^([2-5][0-9][0-9])([ -]?)(.*)$", re.DOTALL)
 
@@ -74,6 +78,7 @@ class Wire:
         self.sock = sock
         self.reply_timeout = reply_timeout
         self.buffer = b""
+        self.peak_buffer = 0  # the largest the receive buffer has been, in octets
         self.transcript: list[str] = []
 
     def note(self, text: str) -> None:
@@ -121,7 +126,7 @@ class Wire:
                     raise SMTPProtocolError("line-too-long", f"{what}: a reply line of {len(line)} octets "
                                             f"exceeds {MAX_LINE}")
                 return line.rstrip(b"\r")
-            if len(self.buffer) > MAX_LINE:
+            if len(self.buffer) >= MAX_BUFFER:
                 raise SMTPProtocolError("line-too-long", f"{what}: a reply line exceeds {MAX_LINE} octets")
             self._fill(deadline, what)
 
@@ -131,9 +136,11 @@ class Wire:
             raise SMTPTimeout(what, self.reply_timeout)
         self.sock.settimeout(remaining)
         try:
-            chunk = self.sock.recv(65536)
+            # Read only what still fits, so the buffer stays within MAX_BUFFER.
+            chunk = self.sock.recv(MAX_BUFFER - len(self.buffer))
         except socket.timeout as error:
             raise SMTPTimeout(what, self.reply_timeout) from error
         if not chunk:
             raise SMTPDisconnected(f"connection closed by the server while waiting for {what}")
         self.buffer += chunk
+        self.peak_buffer = max(self.peak_buffer, len(self.buffer))

@@ -53,3 +53,8 @@ POLICY_FETCH_TIMEOUT = 5.0
 # one DNS query) when the user gives no --timeout. Real hosts on the Internet
 # answer slower than loopback, and a probe makes about ten short connections.
 PROBE_TIMEOUT = 10.0
+
+# A misbehaving test peer (harness.testing.peers) waiting for the client's
+# next command or its ClientHello. The client under test sends at once, so
+# this fires only when the client itself hangs.
+PEER_READ_TIMEOUT = 5.0
