@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from . import timeouts
 from .client import PROFILES, ClientSettings, TLSMode
 from .dane import DaneSpec, DnssecStatus, TlsaSource, TlsaSpec
-from .dns import RecordTemplate
+from .dns import RecordTemplate, check_name, normalize
 from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
 from .mtasts import MAX_AGE_LIMIT, Fetch, Mode, MtaStsSpec
 from .outcome import FailureClass, Stage, Trust
@@ -89,6 +90,21 @@ DANE_KEYS = {"dnssec", "tlsa"}
 TLSA_KEYS = {"usage", "selector", "matching", "of", "key", "data"}
 LESSON_KEYS = {"symptoms", "cause", "fix", "outlook", "postfix", "sources"}
 REQUIREMENTS = {"tls1.0", "tls1.1", "ipv6", "tlslite", "dh1024"}
+
+# TLS alert descriptions as the client reports them (OpenSSL's reason token
+# without its SSLV3_ALERT_ or TLSV1_ALERT_ prefix, in lower case): those of
+# RFC 8446 section 6 and the TLS 1.2 ones it retired (RFC 5246 section 7.2).
+TLS_ALERTS = {
+    "close_notify", "unexpected_message", "bad_record_mac", "decryption_failed", "record_overflow",
+    "decompression_failure", "handshake_failure", "no_certificate", "bad_certificate",
+    "unsupported_certificate", "certificate_revoked", "certificate_expired", "certificate_unknown",
+    "illegal_parameter", "unknown_ca", "access_denied", "decode_error", "decrypt_error",
+    "export_restriction", "protocol_version", "insufficient_security", "internal_error",
+    "inappropriate_fallback", "user_cancelled", "no_renegotiation", "missing_extension",
+    "unsupported_extension", "certificate_unobtainable", "unrecognized_name",
+    "bad_certificate_status_response", "bad_certificate_hash_value", "unknown_psk_identity",
+    "certificate_required", "no_application_protocol",
+}
 
 
 def default_root() -> Path:
@@ -350,9 +366,9 @@ class _Parser:
         if "issuer" in data:
             changes["issuer"] = self.choice(f"{key}.issuer", data["issuer"], Issuer)
         if "names" in data:
-            changes["names"] = tuple(self.text_list(f"{key}.names", data["names"]))
+            changes["names"] = tuple(self.host_names(f"{key}.names", data["names"]))
         if "common_name" in data:
-            changes["common_name"] = self.text(f"{key}.common_name", data["common_name"])
+            changes["common_name"] = self.common_name(f"{key}.common_name", data["common_name"])
         for flag in ("subject_alt_name", "revoked"):
             if flag in data:
                 changes[flag] = self.boolean(f"{key}.{flag}", data[flag])
@@ -391,7 +407,7 @@ class _Parser:
             if version_key in data:
                 values[version_key] = self.choice(f"{key}.{version_key}", data[version_key], Version)
         if "ciphers" in data:
-            values["ciphers"] = self.text(f"{key}.ciphers", data["ciphers"])
+            values["ciphers"] = self.ciphers(f"{key}.ciphers", data["ciphers"])
         if "security_level" in data:
             values["security_level"] = self.integer(f"{key}.security_level", data["security_level"], 0, 5)
         if "engine" in data:
@@ -413,7 +429,7 @@ class _Parser:
             reason=self.text(f"{key}.reason", data.get("reason", "")),
             verify_code=self.integer(f"{key}.verify_code", data["verify_code"], 0, 200)
             if "verify_code" in data else None,
-            alert=self.text(f"{key}.alert", data["alert"]) if "alert" in data else None,
+            alert=self.alert(f"{key}.alert", data["alert"]) if "alert" in data else None,
             reply_code=self.integer(f"{key}.reply_code", data["reply_code"], 200, 599)
             if "reply_code" in data else None,
             stage=self.choice(f"{key}.stage", data["stage"], Stage) if "stage" in data else None,
@@ -471,6 +487,44 @@ class _Parser:
             if value not in REQUIREMENTS:
                 raise self.fail("requires", f"unknown capability {value!r}; use one of {', '.join(sorted(REQUIREMENTS))}")
         return tuple(values)
+
+    # Values checked against what OpenSSL and X.509 accept, so a typo fails
+    # here with its key instead of later as a harness error in the run.
+
+    def host_names(self, key: str, raw: Any) -> list[str]:
+        names = self.text_list(key, raw)
+        for name in names:
+            sample = name.replace("{mx}", "mx.example.test").replace("{domain}", "example.test")
+            try:
+                check_name(normalize(sample))
+            except ConfigurationError:
+                raise self.fail(key, f"invalid host name {name!r}; use DNS names of letters, digits and "
+                                "hyphens such as \"{mx}\", \"*.{domain}\" or \"mail.example.test\"") from None
+        return names
+
+    def common_name(self, key: str, raw: Any) -> str:
+        value = self.text(key, raw)
+        # RFC 5280 appendix A.1: ub-common-name is 64 characters.
+        if not 1 <= len(value) <= 64:
+            raise self.fail(key, f"invalid value {value!r}: a common name has 1 to 64 characters")
+        return value
+
+    def ciphers(self, key: str, raw: Any) -> str:
+        value = self.text(key, raw)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value + ":@SECLEVEL=0")
+        except ssl.SSLError:
+            raise self.fail(key, f"invalid value {value!r}: OpenSSL ({ssl.OPENSSL_VERSION}) matches no cipher; "
+                            "use an OpenSSL cipher string such as \"ECDHE-RSA-AES128-GCM-SHA256\" or "
+                            "\"DEFAULT\" (see 'openssl ciphers -v')") from None
+        return value
+
+    def alert(self, key: str, raw: Any) -> str:
+        value = self.text(key, raw)
+        if value not in TLS_ALERTS:
+            raise self.fail(key, f"invalid value {value!r}; use a TLS alert name such as protocol_version, "
+                            "handshake_failure or unknown_ca (all: " + ", ".join(sorted(TLS_ALERTS)) + ")")
+        return value
 
     # Values
 

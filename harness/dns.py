@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import selectors
 import socket
 import struct
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import dnslib
 
 from . import timeouts
-from .errors import ConfigurationError, ServerError
+from .errors import ConfigurationError, HarnessError, ServerError
 from .loopback import Wakeup, allocate_address, require_loopback
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,18 @@ DNSSEC_STATUSES = ("secure", "insecure", "bogus")
 # DNS over UDP without EDNS carries at most 512 octets (RFC 1035 section 4.2.1).
 UDP_PAYLOAD_LIMIT = 512
 MAX_TCP_MESSAGE = 65535
+
+# RFC 1035 section 2.3.4 limits a label to 63 octets and a name to 255 on the
+# wire, which is 253 characters in presentation form without the final dot.
+MAX_NAME = 253
+_LABEL = re.compile(r"^(?:\*|[a-z0-9_-]{1,63})$")
+
+# RFC 2181 section 8: a TTL is an unsigned 32-bit number whose top bit is zero.
+MAX_TTL = 2 ** 31 - 1
+
+
+class MalformedQuery(HarnessError):
+    """Bytes received by the DNS server that are no DNS query it can answer."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +82,29 @@ class Record:
             )
         object.__setattr__(self, "rtype", rtype)
         object.__setattr__(self, "name", normalize(self.name))
-        self.to_rr()  # raises ConfigurationError for a value dnslib cannot parse
+        check_name(self.name)
+        if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not 0 <= self.ttl <= MAX_TTL:
+            raise ConfigurationError(f"DNS record {self.name!r} has an invalid TTL {self.ttl!r}; "
+                                     f"use an integer from 0 to {MAX_TTL} seconds")
+        # Packing once here means a record the zone accepts can always be
+        # sent: a bad value fails when the scenario loads, not in the server.
+        try:
+            dnslib.DNSRecord(rr=[self.to_rr()]).pack()
+        except ConfigurationError:
+            raise
+        except Exception as error:  # dnslib and struct raise many types for out-of-range fields
+            raise ConfigurationError(
+                f"DNS {self.rtype} record for {self.name!r} has an invalid value {self.value!r}: {error}"
+            ) from error
 
     def to_rr(self) -> dnslib.RR:
         try:
             rdata = _rdata(self.rtype, self.value)
+            return dnslib.RR(self.name, getattr(dnslib.QTYPE, self.rtype), rdata=rdata, ttl=self.ttl)
         except Exception as error:  # dnslib raises many types for bad presentation form
             raise ConfigurationError(
                 f"DNS {self.rtype} record for {self.name!r} has an invalid value {self.value!r}: {error}"
             ) from error
-        return dnslib.RR(self.name, getattr(dnslib.QTYPE, self.rtype), rdata=rdata, ttl=self.ttl)
 
 
 @dataclass(frozen=True)
@@ -121,6 +147,21 @@ def _rdata(rtype: str, value: str) -> dnslib.RD:
         return dnslib.TXT([data[i:i + 255] for i in range(0, len(data), 255)] or [b""])
     usage, selector, matching, association = value.split()
     return dnslib.TLSA(int(usage), int(selector), int(matching), bytes.fromhex(association))
+
+
+def check_name(name: str) -> None:
+    """Raise ConfigurationError unless ``name`` is a domain name the zone can serve.
+
+    Labels are 1 to 63 letters, digits, hyphens or underscores (``_25._tcp``
+    for TLSA), or ``*``; the whole name is at most 253 characters (RFC 1035
+    section 2.3.4).
+    """
+    labels = name.split(".")
+    if not name or len(name) > MAX_NAME or not all(_LABEL.match(label) for label in labels):
+        raise ConfigurationError(
+            f"DNS name {name!r} is invalid; use labels of 1 to 63 letters, digits, hyphens or "
+            f"underscores joined by dots, at most {MAX_NAME} characters in all"
+        )
 
 
 def normalize(name: str) -> str:
@@ -191,8 +232,17 @@ class Zone:
         return found, exists
 
     def answer(self, query: bytes) -> bytes:
-        """Build the wire-format response to one wire-format query."""
-        request = dnslib.DNSRecord.parse(query)
+        """Build the wire-format response to one wire-format query.
+
+        Raises MalformedQuery for bytes that are no DNS query, whatever dnslib
+        raised while parsing them.
+        """
+        try:
+            request = dnslib.DNSRecord.parse(query)
+        except Exception as error:  # dnslib raises DNSError, BufferError, UnicodeDecodeError, ...
+            raise MalformedQuery(f"malformed DNS query of {len(query)} octets: {error}") from error
+        if not request.questions:
+            raise MalformedQuery("DNS query without a question: nothing to answer")
         reply = request.reply()  # copies the id and question, sets QR, AA and RD
         question = request.q
         rtype = dnslib.QTYPE.get(question.qtype, str(question.qtype))
@@ -314,7 +364,7 @@ class DnsServer:
         self.queries += 1
         try:
             response = self.zone.answer(query)
-        except dnslib.DNSError as error:
+        except MalformedQuery as error:
             log.warning("%s sent a malformed DNS query (%d bytes): %s", peer, len(query), error)
             return None
         log.debug("%s DNS query answered (%d bytes)", peer, len(response))

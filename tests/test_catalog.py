@@ -69,6 +69,14 @@ BAD = [
     (("[broken]", '[broken]\ndns = { records = [ { name = "{domain}", type = "A", value = "x" } ] }'),
      "broken.dns.records[0]", "invalid value"),
     (("[broken]", '[broken]\nclient = { profile = "lenient" }'), "broken.client.profile", "strict"),
+    (('issuer = "self"', 'issuer = "self", names = ["mail server.test"]'), "broken.certificate.names",
+     "use DNS names"),
+    (('issuer = "self"', 'issuer = "self", common_name = ""'), "broken.certificate.common_name", "1 to 64"),
+    (("[broken]", '[broken]\ntls = { ciphers = "RC4-MD5" }'), "broken.tls.ciphers", "openssl ciphers -v"),
+    (("verify_code = 18", 'verify_code = 18, alert = "protocol-version"'), "broken.expect.alert",
+     "protocol_version"),
+    (("[broken]", '[broken]\ndns = { records = [ { name = "{domain}", type = "A", value = "127.0.0.1", ttl = -1 } ] }'),
+     "broken.dns.records[0]", "ttl must be"),
 ]
 
 
