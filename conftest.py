@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.catalog import load_scenario
+from harness.errors import ScenarioError
 from harness.lab import Lab
 from harness.runner import VariantResult, run_one
 from harness.scenario import Scenario, Variant
@@ -79,9 +80,30 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 class ScenarioFile(pytest.File):
     def collect(self):  # type: ignore[no-untyped-def]
-        scenario = load_scenario(self.path, group=self.path.parent.name)
+        try:
+            scenario = load_scenario(self.path, group=self.path.parent.name)
+        except ScenarioError as error:
+            # One failing test with the loader's message, instead of a
+            # collection error that would stop every other test.
+            yield InvalidScenarioItem.from_parent(self, name="invalid", error=error)
+            return
         for variant in scenario.variants:
             yield ScenarioItem.from_parent(self, name=variant.name, scenario=scenario, variant=variant)
+
+
+class InvalidScenarioItem(pytest.Item):
+    def __init__(self, *, error: ScenarioError, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def]
+        return f"invalid scenario file: {self.error}"
+
+    def reportinfo(self):  # type: ignore[no-untyped-def]
+        return self.path, None, f"scenario file {self.path.name}"
 
 
 class ScenarioMismatch(Exception):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import enum
 import ssl
 import tomllib
@@ -131,6 +132,9 @@ class Catalog:
         for scenario in self.scenarios:
             if scenario.slug == slug:
                 return scenario
+        for error in self.errors:
+            if error.path.stem == slug:
+                raise error  # the file exists but is invalid: say why, not "unknown"
         raise UnknownScenarioError(slug, self.slugs)
 
     def select(self, slugs: Iterable[str]) -> list[Scenario]:
@@ -170,7 +174,7 @@ def load_scenario(path: Path, group: str = "ungrouped") -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(path, "", f"not valid TOML: {error}") from error
     except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(path, "", f"cannot be read: {error}") from error
+        raise ScenarioError(path, "", f"cannot be read: {error}; scenario files are UTF-8 text") from error
     return _Parser(path).scenario(data, group)
 
 
@@ -216,6 +220,9 @@ class _Parser:
     def variant(self, name: str, data: dict[str, Any]) -> Variant:
         self.check_keys(name, data, VARIANT_KEYS, required={"expect"})
         certificate = None
+        if data.get("certificate") is True:
+            raise self.fail(f"{name}.certificate", "invalid value true; use a table such as "
+                            "{ issuer = \"public\" }, or false for a host without a certificate")
         if data.get("certificate") is not False:
             certificate = self.certificate(f"{name}.certificate", data.get("certificate", {}))
         sni = self.table(f"{name}.sni_certificates", data.get("sni_certificates", {}))
@@ -464,6 +471,8 @@ class _Parser:
             item_key = f"{key}.records[{index}]"
             entry = self.table(item_key, item)
             self.check_keys(item_key, entry, {"name", "type", "value", "ttl"}, required={"name", "type", "value"})
+            for field_name in ("name", "type", "value"):
+                self.text(f"{item_key}.{field_name}", entry[field_name])
             try:
                 records.append(_template_record(entry))
             except ConfigurationError as error:
@@ -531,7 +540,9 @@ class _Parser:
     def check_keys(self, where: str, data: dict[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         for key in data:
             if key not in allowed:
-                raise self.fail(_join(where, key), f"unknown key; accepted keys here: {', '.join(sorted(allowed))}")
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.fail(_join(where, key), f"unknown key; {hint}accepted keys here: {', '.join(sorted(allowed))}")
         for key in sorted(required):
             if key not in data:
                 raise self.fail(_join(where, key), "missing: this key is required")

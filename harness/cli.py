@@ -177,7 +177,9 @@ def cmd_run(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     else:
         print_table(results, out)
         print(_summary(results, elapsed), file=out)
-    if any(not r.ok and not r.skipped for r in results) or catalog.errors:
+    if catalog.errors:
+        return EXIT_USAGE  # as documented: an invalid scenario file is a usage error, even beside mismatches
+    if any(not r.ok and not r.skipped for r in results):
         return EXIT_MISMATCH
     return EXIT_OK
 

@@ -77,6 +77,10 @@ BAD = [
      "protocol_version"),
     (("[broken]", '[broken]\ndns = { records = [ { name = "{domain}", type = "A", value = "127.0.0.1", ttl = -1 } ] }'),
      "broken.dns.records[0]", "ttl must be"),
+    (("[broken]", '[broken]\ndns = { records = [ { name = 5, type = "A", value = "127.0.0.1" } ] }'),
+     "broken.dns.records[0].name", "expected a string"),
+    (('certificate = { issuer = "self" }', "certificate = true"), "broken.certificate", "or false"),
+    (("[broken]", "[broken]\ncertificat = {}"), "broken.certificat", "did you mean 'certificate'?"),
 ]
 
 
@@ -117,3 +121,24 @@ def test_unknown_slug_lists_known_ones():
         load_catalog().get("self-sigend")
 
     assert "self-signed" in str(caught.value)
+
+
+def test_file_that_is_not_utf8_names_file(tmp_path):
+    path = _write(tmp_path, "")
+    path.write_bytes(GOOD.replace('"t"', '"caf\xe9"').encode("latin-1"))
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.path == path
+    assert "scenario files are UTF-8 text" in caught.value.problem
+
+
+def test_invalid_file_slug_reports_its_error(tmp_path):
+    bad = _write(tmp_path, GOOD.replace('issuer = "self"', 'issuer = "selff"'), "typo.toml")
+    catalog = load_catalog(tmp_path)
+
+    with pytest.raises(ScenarioError) as caught:
+        catalog.get("typo")
+
+    assert caught.value.path == bad
