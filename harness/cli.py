@@ -7,7 +7,9 @@ errors as one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import ipaddress
 import json
 import logging
 import os
@@ -17,13 +19,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Iterator, Sequence, TextIO
 
 from . import __version__
 from .catalog import Catalog, load_catalog
 from . import tlsrpt
 from .errors import HarnessError
 from .lab import Lab
+from .loopback import is_loopback
 from .outcome import Outcome
 from .probecli import add_probe_parser, cmd_probe
 from .receiver import DNSBL_ZONE, dnsbl_query_name
@@ -34,6 +37,9 @@ from .smtpserver import StartTLS
 EXIT_OK = 0
 EXIT_MISMATCH = 1  # an observed outcome differs from the expected one
 EXIT_USAGE = 2  # bad option, unknown scenario, invalid scenario file
+
+# Signals that end a command the way Ctrl-C does, so the lab cleans up.
+TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 PROFILE_TITLES = {
     "strict": "strict sender (Exchange Online with TLS enforced)",
@@ -81,9 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which set-up to serve (default: broken)")
     serve.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
                        help="stop after this many seconds (default: run until Ctrl-C)")
+    serve.add_argument("--listen", type=_ipv4_address, default=None, metavar="ADDRESS",
+                       help="IPv4 address of the SMTP server (default: a fresh address in 127.0.0.0/8); "
+                            "an address outside loopback exposes the broken host to other machines")
 
     add_probe_parser(commands)
     return parser
+
+
+def _ipv4_address(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid address {text!r}: expected an IPv4 address such as "
+                                         "127.0.0.1") from None
 
 
 def _positive_int(text: str) -> int:
@@ -112,8 +129,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        catalog = load_catalog()
-        return COMMANDS[args.command](args, catalog, stream)
+        with _interrupt_on_termination():
+            catalog = load_catalog()
+            return COMMANDS[args.command](args, catalog, stream)
     except HarnessError as error:
         print(f"smtp-harness: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -124,6 +142,29 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         # interpreter's final flush does not raise a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+@contextlib.contextmanager
+def _interrupt_on_termination() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt while a command runs.
+
+    Their default action ends the process at once, which would leave the
+    lab's private keys in the temporary folder; as KeyboardInterrupt they
+    unwind through ``with Lab()``, which removes them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {number: signal.signal(number, _raise_interrupt) for number in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _raise_interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -285,11 +326,12 @@ def _wrap(text: str, indent: str) -> str:
 
 def cmd_serve(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     scenario = catalog.get(args.slug)
+    outside_loopback = args.listen is not None and not is_loopback(args.listen)
+    if outside_loopback:
+        _warn_outside_loopback(args.listen)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) \
-        if threading.current_thread() is threading.main_thread() else None
     try:
-        with Lab() as lab, lab.host(scenario, args.variant) as host:
+        with Lab() as lab, lab.host(scenario, args.variant, args.listen, outside_loopback) as host:
             if scenario.strict_receiver:
                 print_receiver_banner(scenario, args.variant, lab, host, out)
             else:
@@ -298,11 +340,14 @@ def cmd_serve(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
             stop.wait(args.duration)
     except KeyboardInterrupt:
         pass
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     print("stopped; the lab's keys and certificates are removed", file=out)
     return EXIT_OK
+
+
+def _warn_outside_loopback(address: str) -> None:
+    print(f"smtp-harness: warning: --listen {address} is outside loopback: other machines can reach this "
+          "deliberately broken mail server while it runs. Use it only on a network you control; leave out "
+          "--listen to stay on 127.0.0.0/8.", file=sys.stderr)
 
 
 def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: TextIO) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from typing import Iterator
 from . import dane, timeouts
 from .client import PROFILES, ClientSettings, Network, SMTPClient
 from .dns import DnsServer, Record, Zone, reverse_name
+from .errors import ConfigurationError
 from .eventloop import EventLoopThread
 from .legacyserver import LegacyMailServer
 from .mtasts import Fetch
@@ -92,17 +93,23 @@ class Lab:
         assert self.pki is not None, "the lab is not started"
         return str(self.pki.cafile)
 
-    def host(self, scenario: Scenario, variant: Variant | str) -> "SimulatedHost | SendingHost":
+    def host(self, scenario: Scenario, variant: Variant | str, listen: str | None = None,
+             outside_loopback: bool = False) -> "SimulatedHost | SendingHost":
         """Return the simulated host of one variant; use it as a context manager.
 
         A scenario with a ``sender`` table gets the admin's outbound MTA and
         the strict receiver it sends to (``sender.SendingHost``). Every other
-        scenario gets a simulated MX (``SimulatedHost``).
+        scenario gets a simulated MX (``SimulatedHost``). ``listen`` is the
+        address of that MX (default: a fresh loopback address); one outside
+        loopback needs ``outside_loopback``.
         """
         chosen = scenario.variant(variant) if isinstance(variant, str) else variant
         if scenario.strict_receiver:
+            if listen is not None:
+                raise ConfigurationError(f"scenario {scenario.slug} is a sending scenario: its strict receiver "
+                                         "always listens on loopback, so leave out --listen")
             return SendingHost(self, scenario, chosen)
-        return SimulatedHost(self, scenario, chosen)
+        return SimulatedHost(self, scenario, chosen, listen, outside_loopback)
 
     def run_variant(self, scenario: Scenario, variant: Variant | str, profile: str | None = None) -> Outcome:
         """Start the variant's host, deliver one message to it, stop it, and return the outcome."""
@@ -123,8 +130,11 @@ class HostAddress:
 class SimulatedHost:
     """One mail domain of the simulation: its MX server, its certificates and its DNS records."""
 
-    def __init__(self, lab: Lab, scenario: Scenario, variant: Variant) -> None:
+    def __init__(self, lab: Lab, scenario: Scenario, variant: Variant, listen: str | None = None,
+                 outside_loopback: bool = False) -> None:
         self.lab = lab
+        self.listen = listen
+        self.outside_loopback = outside_loopback
         self.scenario = scenario
         self.variant = variant
         self.domain = f"{variant.name}.{scenario.slug}.test"
@@ -140,7 +150,11 @@ class SimulatedHost:
     def __enter__(self) -> "SimulatedHost":
         config = self._server_config()
         server_type = LegacyMailServer if config.tls.engine is Engine.TLSLITE else MailServer
-        self.server = server_type(config, loop=self.lab.loop).__enter__()
+        if server_type is MailServer:
+            self.server = MailServer(config, self.listen, loop=self.lab.loop,
+                                     outside_loopback=self.outside_loopback).__enter__()
+        else:
+            self.server = LegacyMailServer(config, self.listen, loop=self.lab.loop).__enter__()
         try:
             if self.variant.second_mx is not None:
                 self.second_server = MailServer(self._second_server_config(), loop=self.lab.loop).__enter__()

@@ -233,10 +233,13 @@ class MailServer:
     """
 
     def __init__(self, config: ServerConfig, address: str | None = None,
-                 loop: EventLoopThread | None = None) -> None:
+                 loop: EventLoopThread | None = None, *, outside_loopback: bool = False) -> None:
         self.config = config
         self.address = address or allocate_address()
-        require_loopback(self.address, "SMTP server address")
+        # Only ``smtp-harness serve --listen`` passes outside_loopback, after
+        # warning the user; everything else stays inside 127.0.0.0/8.
+        if not outside_loopback:
+            require_loopback(self.address, "SMTP server address")
         self.port = 0
         self.events: list[ServerEvent] = []
         self._tls_context = build_tls_context(config)
@@ -297,6 +300,10 @@ class MailServer:
             sock.bind((self.address, 0))
             self.port = sock.getsockname()[1]
             self._server = self._loop.call(self._start(sock))
+        except OSError as error:
+            sock.close()
+            self._stop_own_loop()
+            raise ServerError(f"SMTP server could not listen on {self.address}: {error}") from error
         except BaseException:
             sock.close()
             self._stop_own_loop()
