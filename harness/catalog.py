@@ -527,7 +527,7 @@ class _Parser:
         try:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value + ":@SECLEVEL=0")
         except ssl.SSLError:
-            raise self.fail(key, f"invalid value {value!r}: OpenSSL ({ssl.OPENSSL_VERSION}) matches no cipher; "
+            raise self.fail(key, f"invalid value {value!r}: the local OpenSSL matches no cipher in it; "
                             "use an OpenSSL cipher string such as \"ECDHE-RSA-AES128-GCM-SHA256\" or "
                             "\"DEFAULT\" (see 'openssl ciphers -v')") from None
         return value

@@ -42,6 +42,17 @@ RECORD_TYPES = ("A", "AAAA", "MX", "PTR", "TXT", "CNAME", "TLSA")
 # The verdicts a validating resolver can reach on the answers for a name.
 DNSSEC_STATUSES = ("secure", "insecure", "bogus")
 
+# What the value of each record type looks like in zone-file form, for error messages.
+VALUE_FORMS = {
+    "A": "an IPv4 address such as 127.0.0.1",
+    "AAAA": "an IPv6 address such as ::1",
+    "MX": "a preference and a host name such as '10 mx.example.test'",
+    "PTR": "a host name such as mx.example.test",
+    "CNAME": "a host name such as mx.example.test",
+    "TXT": "text",
+    "TLSA": "usage, selector, matching type and hex data such as '3 1 1 <SHA-256 of the key in hex>'",
+}
+
 # DNS over UDP without EDNS carries at most 512 octets (RFC 1035 section 4.2.1).
 UDP_PAYLOAD_LIMIT = 512
 MAX_TCP_MESSAGE = 65535
@@ -103,7 +114,8 @@ class Record:
             return dnslib.RR(self.name, getattr(dnslib.QTYPE, self.rtype), rdata=rdata, ttl=self.ttl)
         except Exception as error:  # dnslib raises many types for bad presentation form
             raise ConfigurationError(
-                f"DNS {self.rtype} record for {self.name!r} has an invalid value {self.value!r}: {error}"
+                f"DNS {self.rtype} record for {self.name!r} has an invalid value {self.value!r}; "
+                f"expected {VALUE_FORMS[self.rtype]} ({error})"
             ) from error
 
 
@@ -119,7 +131,11 @@ class RecordTemplate:
     def __post_init__(self) -> None:
         # Fill with sample values once, so a bad type or value fails when the
         # scenario file loads rather than when a host starts.
-        self.fill(domain="example.test", mx="mx.example.test", mx_address="127.0.0.1")
+        try:
+            self.fill(domain="example.test", mx="mx.example.test", mx_address="127.0.0.1")
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{error} (checked with {{domain}} = example.test, {{mx}} = "
+                                     "mx.example.test, {mx_address} = 127.0.0.1)") from error
 
     def fill(self, **values: str) -> Record:
         name, value = self.name, self.value
