@@ -2,10 +2,10 @@
 
 Each round runs ``smtp-harness run`` in-process, so it starts and stops a
 whole lab: the PKI with its temporary folder of keys, the CRL repository,
-the DNS server, the event loop and one SMTP server per variant. Counts of
-open file descriptors (/proc/self/fd), threads and temporary entries named
-``smtp-harness-*`` are taken after a warm-up round and again after the
-last round; none may grow. The rounds are bounded in count and in time,
+the DNS server, the event loop and one SMTP server per variant. The test
+counts open file descriptors (/proc/self/fd), threads and temporary entries
+named ``smtp-harness-*`` after a warm-up round and again after the last
+round, and none may grow. The rounds are bounded in count and in time,
 and the counts are printed with the test's result.
 """
 
@@ -66,7 +66,7 @@ def private_tempdir(tmp_path, monkeypatch) -> Path:
 
 
 def _repeat(round_: Callable[[], None], limit: int, folder: Path, capsys: pytest.CaptureFixture[str],
-            what: str) -> tuple[Resources, Resources]:
+            description: str) -> tuple[Resources, Resources]:
     """Run ``round_`` once to warm up, then up to ``limit`` times; check and print the counts."""
     round_()  # warm-up: imports, cached keys, logging set-up
     before = _measure(folder)
@@ -78,7 +78,7 @@ def _repeat(round_: Callable[[], None], limit: int, folder: Path, capsys: pytest
     after = _measure(folder)
 
     with capsys.disabled():
-        print(f"\n{what}, {rounds} rounds in {time.monotonic() - started:.1f} s\n"
+        print(f"\n{description}, {rounds} rounds in {time.monotonic() - started:.1f} s\n"
               f"  before: {before}\n  after:  {after}")
     assert rounds >= 2, "too few rounds to tell a leak from noise"
     assert after.descriptors <= before.descriptors, f"descriptors grew: {before} -> {after}"

@@ -1,10 +1,10 @@
 """Misbehaving SMTP clients for tests: the other direction, aimed at the strict receiver.
 
 A receiver on the Internet meets broken and hostile senders all day. These
-clients break the dialogue the way such senders do: silence after the
-banner, garbage, a line of one megabyte, a run of unknown commands,
-plaintext after "220" to STARTTLS, a reset in the middle of the handshake,
-and a close at each stage. Tests check that the receiver ends each session
+clients break the dialogue the way such senders do. They stay silent after
+the banner, send garbage, a line of one megabyte or a run of unknown
+commands, send plaintext after "220" to STARTTLS, reset in the middle of the
+handshake, or close at any stage. Tests check that the receiver ends each session
 within its named timeout, answers with the right reply code where it can,
 and still accepts mail from the next, healthy sender.
 

@@ -4,10 +4,10 @@ A diagnostic client is pointed at broken hosts by definition, so it must turn
 every misbehaviour of a peer into a failure class within its named timeout.
 A real MTA (aiosmtpd included) cannot be configured into most of these
 misbehaviours, so the peers here script the server side of the dialogue
-themselves: a garbage banner, a reply line of one megabyte, a multiline
-reply that never ends, one byte per second, a reset in the middle of the TLS
-handshake, plaintext where the ServerHello belongs, a malformed reply code,
-and a close at each stage of the dialogue.
+themselves. They send a garbage banner, a reply line of one megabyte, a
+multiline reply that never ends, or one byte per second. They reset in the
+middle of the TLS handshake, send plaintext where the ServerHello belongs or
+a malformed reply code, or close at any stage of the dialogue.
 
 They speak SMTP over real TCP on a loopback address, and real TLS through
 OpenSSL where the script gets that far. Each peer is a context manager like
@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 
 Behaviour = Callable[["PeerConnection"], None]
 
-# The longest command line a peer reads; longer input is a client bug.
+# Maximum length of a command line a peer reads. Longer input is a client bug.
 MAX_COMMAND = 4096
 
-# The most message data a peer reads after DATA before it gives up.
+# Maximum message data a peer reads after DATA before it gives up.
 MAX_MESSAGE = 1 << 20
 
 # A TLS record header: content type, legacy version, length (RFC 8446 section 5.1).
