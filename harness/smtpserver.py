@@ -83,6 +83,12 @@ class _AlertFlushingSSLProtocol(asyncio.sslproto.SSLProtocol):
 
     def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
         if handshake_exc is not None:
+            # Log first, then send: once the alert is out, the client may
+            # return and its caller read the server's events at once (from
+            # another thread), so the failure must already be recorded.
+            session = self._app_protocol
+            if isinstance(session, _HarnessSMTP) and not isinstance(handshake_exc, asyncio.CancelledError):
+                session._record_tls_failure(handshake_exc)
             # NOTE: _process_outgoing is private to asyncio (3.11 to 3.13);
             # it writes what OpenSSL queued, which here is the alert.
             self._process_outgoing()
@@ -175,7 +181,7 @@ class _HarnessSMTP(SMTP):
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            self._record_tls_failure(error)
+            # Already recorded by _AlertFlushingSSLProtocol before the alert went out.
             raise TLSSetupException(f"TLS handshake failed: {error}") from error
         self._record_tls_success(tls)
 
