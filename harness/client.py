@@ -50,7 +50,7 @@ from .outcome import FailureClass, Outcome, Reply, Stage, Trust
 from .policy import REPORTABLE, Check, PolicyEngine, Requirement
 from .revocation import check_revocation
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
-from .tls import opportunistic_client_context, strict_client_context
+from .tls import shared_client_context
 
 C = FailureClass
 
@@ -156,7 +156,7 @@ class SMTPClient:
         # context: a sender's own TLS settings, replacing the profile's default.
         self.source_address = source_address
         if context is None:
-            context = strict_client_context(cafile) if cafile and profile.verify else opportunistic_client_context()
+            context = shared_client_context(cafile, bool(cafile) and profile.verify)
         self._context = context
         self._resolver = dns.resolver.Resolver(configure=False)
         self._resolver.nameservers = [network.dns[0]]

@@ -1,0 +1,40 @@
+"""Concurrency: variants run side by side in one lab observe what they observe one at a time.
+
+The lab shares its DNS server, PKI, repository and event loop between
+hosts; each host has its own domain, address and records, so running the
+catalog with many workers must not change a single outcome. Timings are
+the benchmark's business (benchmarks/run.py), never asserted here.
+"""
+
+from __future__ import annotations
+
+from harness.catalog import load_catalog
+from harness.lab import Lab
+from harness.runner import VariantResult, run_scenarios
+from harness.tls import shared_client_context
+
+
+def _observed(results: list[VariantResult]) -> list[tuple[str, str, str, str | None]]:
+    return [(r.scenario.slug, r.variant.name, r.status, r.outcome.label if r.outcome else None) for r in results]
+
+
+def test_concurrent_run_matches_sequential_run() -> None:
+    scenarios = load_catalog().scenarios
+    with Lab() as lab:
+        sequential = run_scenarios(lab, scenarios, workers=1)
+        concurrent = run_scenarios(lab, scenarios, workers=8)
+
+    assert _observed(concurrent) == _observed(sequential)
+    assert all(result.ok or result.skipped for result in concurrent)
+
+
+def test_client_contexts_are_shared_per_trust_store() -> None:
+    # One lab's root gives one shared context; another lab's root, another one.
+    with Lab() as lab, Lab() as other:
+        first = shared_client_context(lab.cafile, verify=True)
+        again = shared_client_context(lab.cafile, verify=True)
+        elsewhere = shared_client_context(other.cafile, verify=True)
+
+    assert first is again
+    assert elsewhere is not first
+    assert shared_client_context(None, verify=False) is not first
