@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import platform
 import re
@@ -404,7 +405,15 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "openssl": ssl.OPENSSL_VERSION, "platform": platform.platform()}
+            "openssl": ssl.OPENSSL_VERSION, "platform": platform.platform(), "load_before": load_average()}
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def report(data: dict[str, object]) -> str:
@@ -413,6 +422,9 @@ def report(data: dict[str, object]) -> str:
     info = data["machine"]
     add(f"Machine: {info['nproc']} cores, {info['cpu']}, Python {info['python']}, {info['openssl']}, "  # type: ignore[index]
         f"{info['platform']}")  # type: ignore[index]
+    add(f"Load average before: {info['load_before']}, after: {data['load_after']} "  # type: ignore[index]
+        f"(a 2-core machine is quiet below 1)")
+    add(f"Command: {data['command']}")
     add(f"Catalog: {data['scenarios']} scenarios, {data['variants']} variants; default workers {default_workers()}")
     floor = data["floor"]
     add(f"\n## Floor\n\nOne verified STARTTLS session (connect, EHLO, STARTTLS, EHLO, QUIT): median "
@@ -478,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--testssl", help="path of testssl.sh ('none' to skip; default: search)")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 10
+    # Failed handshakes are the point of most variants; their warnings would bury the report.
+    logging.basicConfig(level=logging.ERROR)
 
     sslyze = find_tool(args.sslyze, ["sslyze", str(ROOT / ".bench-venv" / "bin" / "sslyze")])
     testssl = find_tool(args.testssl, ["testssl", "testssl.sh"])
@@ -501,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     data["parts"] = measure_parts(repeat)
     print("measuring growth ...", file=sys.stderr)
     data["growth"] = measure_growth(scenarios, (1, 4, 16))
+    data["load_after"] = load_average()
     print(report(data))
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2, default=str))
