@@ -28,9 +28,10 @@ from .errors import HarnessError
 from .lab import Lab
 from .loopback import is_loopback
 from .outcome import Outcome
+from .parallel import run_catalog
 from .probecli import add_probe_parser, cmd_probe
 from .receiver import DNSBL_ZONE, dnsbl_query_name
-from .runner import VariantResult, default_workers, run_scenarios
+from .runner import VariantResult, default_workers
 from .scenario import Scenario
 from .smtpserver import StartTLS
 
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="variants run at the same time (default: %(default)s; 1 runs them in order)")
     run.add_argument("--tlsrpt", type=Path, metavar="FILE",
                      help="write an RFC 8460 TLS-RPT aggregate report of the policy sessions to FILE")
+    run.add_argument("--processes", type=_positive_int, default=None,
+                     help="processes that share the variants, each with its own lab and --workers threads "
+                          "(default: one per core for catalogs of 16 variants or more; 1 runs in this process)")
 
     explain = commands.add_parser("explain", help="show a scenario's lesson with its broken and fixed runs")
     explain.add_argument("slug", metavar="SLUG")
@@ -205,8 +209,7 @@ def cmd_run(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     scenarios = catalog.select(args.slugs)
     started = time.perf_counter()
     begun = datetime.datetime.now(datetime.timezone.utc)
-    with Lab() as lab:
-        results = run_scenarios(lab, scenarios, workers=args.workers)
+    results = run_catalog(scenarios, workers=args.workers, processes=args.processes)
     elapsed = time.perf_counter() - started
     if args.tlsrpt is not None:
         sessions = tlsrpt.session_results(r.outcome for r in results)

@@ -8,8 +8,14 @@ the benchmark's business (benchmarks/run.py), never asserted here.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+from harness import timeouts
 from harness.catalog import load_catalog
 from harness.lab import Lab
+from harness.parallel import run_catalog
 from harness.runner import VariantResult, run_scenarios
 from harness.tls import shared_client_context
 
@@ -38,3 +44,17 @@ def test_client_contexts_are_shared_per_trust_store() -> None:
     assert first is again
     assert elsewhere is not first
     assert shared_client_context(None, verify=False) is not first
+
+
+def test_processes_match_sequential_run() -> None:
+    # A fresh interpreter, because forking is only done while a single thread
+    # runs, and this test process already has the session lab's threads.
+    command = [sys.executable, "-m", "harness", "run", "--json", "--processes", "2", "--workers", "4"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=timeouts.TOOL_TIMEOUT)
+    forked = [json.loads(line) for line in finished.stdout.splitlines()]
+    with Lab() as lab:
+        sequential = run_scenarios(lab, load_catalog().scenarios, workers=1)
+
+    assert finished.returncode == 0, finished.stderr
+    assert [(r["scenario"], r["variant"], r["status"], r["observed"]) for r in forked] == _observed(sequential)
+
