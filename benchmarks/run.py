@@ -86,7 +86,7 @@ def timed(action: Callable[[], object], repeat: int) -> list[float]:
 
 
 def synthetic_scenario(slug: str, variant: Variant) -> Scenario:
-    """A scenario built with the lab API rather than read from the catalog."""
+    """Build a scenario with the lab API rather than read it from the catalog."""
     lesson = Lesson(symptoms="benchmark", cause="benchmark", fix="benchmark")
     return Scenario(slug=slug, group="benchmark", title=slug, summary=slug, direction=Direction.RECEIVING,
                     broken=variant, fixed=dataclasses.replace(variant, name="fixed"), lesson=lesson)
@@ -104,7 +104,7 @@ BROKEN = synthetic_scenario("bench-tls10-self-signed", Variant(
 # 1. The floor
 
 def floor_session(address: str, port: int, mx: str, context: ssl.SSLContext) -> None:
-    """One bare verified STARTTLS session: connect, banner, EHLO, STARTTLS, handshake, EHLO, QUIT."""
+    """Run one bare verified STARTTLS session: connect, banner, EHLO, STARTTLS, handshake, EHLO, QUIT."""
     with socket.create_connection((address, port), timeout=timeouts.CONNECT_TIMEOUT) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reader = sock.makefile("rb")
@@ -205,6 +205,11 @@ def measure_cli(repeat: int, floor_ms: float) -> dict[str, object]:
 
 
 def run_cli_with_rusage(args: list[str]) -> dict[str, object]:
+    """Run smtp-harness in a fresh interpreter; return its wall time, peak RSS and output.
+
+    ``os.wait4`` gives this child's own resource usage (with its forked
+    children), where RUSAGE_CHILDREN would give a maximum over every run.
+    """
     command = [sys.executable, "-m", "harness", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -359,7 +364,7 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
 
 
 def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[str] | None:  # type: ignore[no-untyped-def]
-    """The ``smtp-harness probe`` command line when this checkout has that command, else None."""
+    """Return the ``smtp-harness probe`` command line when this checkout has that command, else None."""
     check = subprocess.run([sys.executable, "-m", "harness", "probe", "--help"], cwd=ROOT,
                            capture_output=True, text=True)
     if check.returncode != 0:
@@ -432,7 +437,7 @@ def machine() -> dict[str, object]:
 
 
 def load_average() -> str:
-    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    """Return the 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:

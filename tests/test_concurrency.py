@@ -58,3 +58,15 @@ def test_processes_match_sequential_run() -> None:
     assert finished.returncode == 0, finished.stderr
     assert [(r["scenario"], r["variant"], r["status"], r["observed"]) for r in forked] == _observed(sequential)
 
+
+
+def test_waiting_variants_run_first_results_stay_in_order() -> None:
+    # run_catalog starts the variants that wait for a timeout first, then
+    # puts every result back at its catalog position.
+    scenarios = load_catalog().scenarios
+    with Lab() as lab:
+        sequential = run_scenarios(lab, scenarios, workers=1)
+
+    reordered = run_catalog(scenarios, workers=8, processes=1)
+
+    assert _observed(reordered) == _observed(sequential)
