@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from harness import timeouts
 from harness.catalog import load_catalog
 from harness.lab import Lab
@@ -24,14 +26,18 @@ def _observed(results: list[VariantResult]) -> list[tuple[str, str, str, str | N
     return [(r.scenario.slug, r.variant.name, r.status, r.outcome.label if r.outcome else None) for r in results]
 
 
-def test_concurrent_run_matches_sequential_run() -> None:
-    scenarios = load_catalog().scenarios
+@pytest.fixture(scope="module")
+def sequential() -> list[tuple[str, str, str, str | None]]:
     with Lab() as lab:
-        sequential = run_scenarios(lab, scenarios, workers=1)
-        concurrent = run_scenarios(lab, scenarios, workers=8)
+        return _observed(run_scenarios(lab, load_catalog().scenarios, workers=1))
 
-    assert _observed(concurrent) == _observed(sequential)
-    assert all(result.ok or result.skipped for result in concurrent)
+
+def test_threads_match_sequential_run(sequential) -> None:  # type: ignore[no-untyped-def]
+    with Lab() as lab:
+        concurrent = run_scenarios(lab, load_catalog().scenarios, workers=8)
+
+    assert _observed(concurrent) == sequential
+    assert all(status in ("ok", "skipped") for _, _, status, _ in sequential)
 
 
 def test_client_contexts_are_shared_per_trust_store() -> None:
@@ -46,27 +52,20 @@ def test_client_contexts_are_shared_per_trust_store() -> None:
     assert shared_client_context(None, verify=False) is not first
 
 
-def test_processes_match_sequential_run() -> None:
+def test_processes_match_sequential_run(sequential) -> None:  # type: ignore[no-untyped-def]
     # A fresh interpreter, because forking is only done while a single thread
     # runs, and this test process already has the session lab's threads.
     command = [sys.executable, "-m", "harness", "run", "--json", "--processes", "2", "--workers", "4"]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=timeouts.TOOL_TIMEOUT)
     forked = [json.loads(line) for line in finished.stdout.splitlines()]
-    with Lab() as lab:
-        sequential = run_scenarios(lab, load_catalog().scenarios, workers=1)
 
     assert finished.returncode == 0, finished.stderr
-    assert [(r["scenario"], r["variant"], r["status"], r["observed"]) for r in forked] == _observed(sequential)
+    assert [(r["scenario"], r["variant"], r["status"], r["observed"]) for r in forked] == sequential
 
 
-
-def test_waiting_variants_run_first_results_stay_in_order() -> None:
+def test_waiting_variants_first_keeps_catalog_order(sequential) -> None:  # type: ignore[no-untyped-def]
     # run_catalog starts the variants that wait for a timeout first, then
     # puts every result back at its catalog position.
-    scenarios = load_catalog().scenarios
-    with Lab() as lab:
-        sequential = run_scenarios(lab, scenarios, workers=1)
+    reordered = run_catalog(load_catalog().scenarios, workers=8, processes=1)
 
-    reordered = run_catalog(scenarios, workers=8, processes=1)
-
-    assert _observed(reordered) == _observed(sequential)
+    assert _observed(reordered) == sequential
