@@ -333,6 +333,10 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
             runs = [run_tool(probe, {}) for _ in range(repeat)]
             result["smtp-harness probe"] = tool_row(
                 statistics.median(r[0] for r in runs), findings(runs[0][1]), " ".join(probe[2:]))
+            timed_probe = probe_in_process(host)
+            if timed_probe is not None:
+                result["harness.probe.probe, in-process"] = tool_row(
+                    timed_probe[0], timed_probe[1], "probe(ProbeConfig(host, port, cafile, resolver), catalog)")
 
         command = [sys.executable, "-c", CLIENT_SCRIPT, host.lab.dns.address, str(host.lab.dns.port),
                    where.address, str(where.port), lab.cafile, host.recipient]
@@ -364,24 +368,33 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
 
 
 def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[str] | None:  # type: ignore[no-untyped-def]
-    """Return the ``smtp-harness probe`` command line when this checkout has that command, else None."""
+    """Return the ``smtp-harness probe`` command line when this checkout has that command, else None.
+
+    The probe gets the lab's DNS server as its resolver, so its reverse-DNS
+    and MX checks stay on loopback like everything else here.
+    """
     check = subprocess.run([sys.executable, "-m", "harness", "probe", "--help"], cwd=ROOT,
                            capture_output=True, text=True)
     if check.returncode != 0:
         return None
-    options = check.stdout
-    command = [sys.executable, "-m", "harness", "probe"]
-    if "--port" in options:
-        command += [address, "--port", str(port)]
-    else:
-        command += [f"{address}:{port}"]
-    if "--servername" in options:
-        command += ["--servername", mx]
-    elif "--sni" in options:
-        command += ["--sni", mx]
-    if "--cafile" in options:
-        command += ["--cafile", cafile]
-    return command
+    dns_address, dns_port = host.dns_server
+    return [sys.executable, "-m", "harness", "probe", f"{mx}:{port}", "--cafile", cafile,
+            "--resolver", f"{dns_address}:{dns_port}"]
+
+
+def probe_in_process(host) -> tuple[float, list[str]] | None:  # type: ignore[no-untyped-def]
+    """Time ``harness.probe.probe`` on the host in this process; None when this checkout has no probe."""
+    try:
+        from harness.probe import ProbeConfig, probe
+    except ImportError:
+        return None
+    catalog = load_catalog()
+    config = ProbeConfig(host=host.mx, port=host.address.port, cafile=host.cafile, resolver=host.dns_server)
+    probe(config, catalog)  # warm-up
+    started = time.perf_counter()
+    report = probe(config, catalog)
+    elapsed = time.perf_counter() - started
+    return elapsed, findings(" ".join(str(finding.label) for finding in report.findings))
 
 
 def run_tool(command: list[str], env: dict[str, str]) -> tuple[float, str]:

@@ -165,8 +165,8 @@ class SMTPClient:
         self._resolver.timeout = timeouts.DNS_TIMEOUT / 3
         self._policies = PolicyEngine(network.dns, cafile, network.https_ports, require_dane) \
             if profile.apply_policies and cafile else None
-        self._webpki_context = strict_client_context(cafile) if self._policies and cafile else None
-        self._unverified_context = opportunistic_client_context()
+        self._webpki_context = shared_client_context(cafile, True) if self._policies and cafile else None
+        self._unverified_context = shared_client_context(None, False)
 
     # DNS
 
