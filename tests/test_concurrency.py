@@ -1,7 +1,7 @@
 """Concurrency: variants run side by side in one lab observe what they observe one at a time.
 
 The lab shares its DNS server, PKI, repository and event loop between
-hosts; each host has its own domain, address and records, so running the
+hosts. Each host has its own domain, address and records, so running the
 catalog with many workers must not change a single outcome. Timings are
 the benchmark's business (benchmarks/run.py), never asserted here.
 """
