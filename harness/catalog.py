@@ -50,6 +50,7 @@ from .client import PROFILES, ClientSettings, TLSMode
 from .dane import DaneSpec, DnssecStatus, TlsaSource, TlsaSpec
 from .dns import RecordTemplate, check_name, normalize
 from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
+from .lessonindex import LessonEntry, catalog_root
 from .mtasts import MAX_AGE_LIMIT, Fetch, Mode, MtaStsSpec
 from .outcome import FailureClass, Stage, Trust
 from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash
@@ -110,11 +111,7 @@ TLS_ALERTS = {
 
 def default_root() -> Path:
     """Return the catalog folder: inside the installed package, else the repository's scenarios/."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "scenarios", package.parent / "scenarios"):
-        if candidate.is_dir():
-            return candidate
-    raise ConfigurationError(f"no scenario catalog found next to {package}; reinstall smtp-tls-harness")
+    return catalog_root()
 
 
 @dataclass
@@ -138,8 +135,20 @@ class Catalog:
         raise UnknownScenarioError(slug, self.slugs)
 
     def select(self, slugs: Iterable[str]) -> list[Scenario]:
-        wanted = list(slugs)
+        """Return the named scenarios in the order given, each once; all of them when none is named.
+
+        A slug named twice runs once: two hosts of the same variant would
+        share one domain and one set of DNS records.
+        """
+        wanted = list(dict.fromkeys(slugs))
         return [self.get(slug) for slug in wanted] if wanted else list(self.scenarios)
+
+    def lesson_entries(self) -> tuple[LessonEntry, ...]:
+        """Return what each scenario teaches, in the form ``findings.lesson_for`` reads."""
+        return tuple(
+            LessonEntry(s.slug, s.direction.value, s.broken.expect.failure_class.value, s.broken.expect.reason)
+            for s in self.scenarios
+        )
 
 
 def load_catalog(root: Path | None = None) -> Catalog:

@@ -20,10 +20,12 @@ import datetime
 import ipaddress
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 from cryptography.x509 import ocsp
@@ -78,11 +80,16 @@ def load_chain(ders: tuple[bytes, ...]) -> list[x509.Certificate]:
 
 def load_roots(pem_or_der: list[bytes]) -> list[x509.Certificate]:
     roots: list[x509.Certificate] = []
-    for blob in pem_or_der:
-        if blob.lstrip().startswith(b"-----BEGIN"):
-            roots.extend(x509.load_pem_x509_certificates(blob))
-        else:
-            roots.append(x509.load_der_x509_certificate(blob))
+    # Some roots in system stores carry a serial number that is not positive,
+    # which cryptography parses with a deprecation warning; the root is still
+    # a root, and a warning here would break the report (and -W error runs).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+        for blob in pem_or_der:
+            if blob.lstrip().startswith(b"-----BEGIN"):
+                roots.extend(x509.load_pem_x509_certificates(blob))
+            else:
+                roots.append(x509.load_der_x509_certificate(blob))
     return roots
 
 
@@ -185,10 +192,14 @@ def _untrusted(leaf: x509.Certificate, last: x509.Certificate, sent: int) -> Fin
                                "missing intermediate, or a private CA.",
                                [f"server sent 1 certificate; issuer {missing} neither sent nor trusted"],
                                ("incomplete-chain",))
+    # The server sent intermediates, so the chain most likely ends at a root
+    # the trust store lacks (a private CA, or the wrong --cafile); a further
+    # missing intermediate looks the same from here.
     return _verify_finding("chain-trust", UNABLE_TO_GET_LOCAL_ISSUER,
-                           "No path leads from the leaf to a trusted root.",
+                           "No path leads from the leaf to a trusted root: the chain's root is not in the "
+                           "trust store, or an intermediate is still missing.",
                            [f"server sent {sent} certificates; issuer {missing} of {last_subject} "
-                            "neither sent nor trusted"], ("incomplete-chain", "untrusted-root"))
+                            "neither sent nor trusted"], ("untrusted-root", "incomplete-chain"))
 
 
 # Dates

@@ -21,19 +21,22 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence, TextIO
 
+from typing import TYPE_CHECKING
+
 from . import __version__
-from .catalog import Catalog, load_catalog
-from . import tlsrpt
-from .errors import HarnessError
-from .lab import Lab
+from .errors import ConfigurationError, HarnessError
 from .loopback import is_loopback
-from .outcome import Outcome
-from .parallel import run_catalog
 from .probecli import add_probe_parser, cmd_probe
-from .receiver import DNSBL_ZONE, dnsbl_query_name
-from .runner import VariantResult, default_workers
-from .scenario import Scenario
-from .smtpserver import StartTLS
+
+# The servers, the PKI and the policy engine are imported by the commands
+# that use them: `probe` needs none of them, and a cold start is most of its
+# run time.
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .lab import Lab
+    from .outcome import Outcome
+    from .runner import VariantResult
+    from .scenario import Scenario
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1  # an observed outcome differs from the expected one
@@ -66,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
+    parser.add_argument("--catalog", type=Path, default=None, metavar="DIR",
+                        help="read scenario files from DIR (one sub-folder per group) instead of the "
+                             "catalog installed with the package")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("list", help="show the catalog, grouped")
@@ -74,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("slugs", nargs="*", metavar="SLUG", help="scenarios to run (default: all)")
     run.add_argument("--json", action="store_true",
                      help="print one JSON object per variant and line instead of the table")
-    run.add_argument("--workers", type=_positive_int, default=default_workers(),
-                     help="variants run at the same time (default: %(default)s; 1 runs them in order)")
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="variants run at the same time in each process (default: 4 per core, "
+                          "from 2 to 16; 1 runs them in order)")
     run.add_argument("--tlsrpt", type=Path, metavar="FILE",
                      help="write an RFC 8460 TLS-RPT aggregate report of the policy sessions to FILE")
     run.add_argument("--processes", type=_positive_int, default=None,
@@ -134,8 +141,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         with _interrupt_on_termination():
-            catalog = load_catalog()
-            return COMMANDS[args.command](args, catalog, stream)
+            return COMMANDS[args.command](args, stream)
     except HarnessError as error:
         print(f"smtp-harness: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -181,6 +187,16 @@ def _configure_logging(verbosity: int) -> None:
     logging.getLogger("mail.log").setLevel(mail_level)
 
 
+def _load_catalog(args: argparse.Namespace) -> Catalog:
+    """Load the installed catalog, or the folder given with --catalog."""
+    from .catalog import load_catalog
+
+    if args.catalog is not None and not args.catalog.is_dir():
+        raise ConfigurationError(f"--catalog {args.catalog}: not a folder; give a folder of scenario "
+                                 "files such as the repository's scenarios/")
+    return load_catalog(args.catalog)
+
+
 def _report_catalog_errors(catalog: Catalog) -> None:
     for error in catalog.errors:
         print(f"smtp-harness: skipped invalid scenario file: {error}", file=sys.stderr)
@@ -188,7 +204,8 @@ def _report_catalog_errors(catalog: Catalog) -> None:
 
 # list
 
-def cmd_list(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    catalog = _load_catalog(args)
     _report_catalog_errors(catalog)
     width = max((len(s.slug) for s in catalog.scenarios), default=10)
     group = None
@@ -204,15 +221,26 @@ def cmd_list(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
 
 # run
 
-def cmd_run(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from . import tlsrpt
+    from .parallel import run_catalog
+    from .runner import default_workers
+
+    if args.tlsrpt is not None and str(args.tlsrpt) == "-":
+        raise ConfigurationError("--tlsrpt -: standard output carries the run table; give a file name "
+                                 "for the TLS-RPT report, such as tlsrpt.json")
+    catalog = _load_catalog(args)
     _report_catalog_errors(catalog)
     scenarios = catalog.select(args.slugs)
     started = time.perf_counter()
     begun = datetime.datetime.now(datetime.timezone.utc)
-    results = run_catalog(scenarios, workers=args.workers, processes=args.processes)
+    results = run_catalog(scenarios, workers=args.workers or default_workers(), processes=args.processes)
     elapsed = time.perf_counter() - started
     if args.tlsrpt is not None:
         sessions = tlsrpt.session_results(r.outcome for r in results)
+        if not sessions:
+            print("smtp-harness: note: no policy sessions in this run (only the policy group's scenarios "
+                  "send with the policy sender), so the TLS-RPT report lists no policies", file=sys.stderr)
         report = tlsrpt.build_report(sessions, begun, datetime.datetime.now(datetime.timezone.utc))
         tlsrpt.write_report(report, args.tlsrpt)
     if args.json:
@@ -258,8 +286,10 @@ def _summary(results: list[VariantResult], elapsed: float) -> str:
 
 # explain
 
-def cmd_explain(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
-    scenario = catalog.get(args.slug)
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from .lab import Lab
+
+    scenario = _load_catalog(args).get(args.slug)
     print_lesson(scenario, out)
     with Lab() as lab:
         for variant_name, profile in _explain_runs(scenario):
@@ -327,8 +357,10 @@ def _wrap(text: str, indent: str) -> str:
 
 # serve
 
-def cmd_serve(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
-    scenario = catalog.get(args.slug)
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from .lab import Lab
+
+    scenario = _load_catalog(args).get(args.slug)
     outside_loopback = args.listen is not None and not is_loopback(args.listen)
     if outside_loopback:
         _warn_outside_loopback(args.listen)
@@ -360,6 +392,8 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
     print(f"  mail domain   {where.domain}", file=out)
     print(f"  MX host       {where.mx}", file=out)
     # An implicit-TLS host handshakes before its banner, so the client commands drop STARTTLS.
+    from .smtpserver import StartTLS
+
     implicit = host.variant.starttls is StartTLS.IMPLICIT_TLS
     mode = "implicit TLS, no STARTTLS" if implicit else "STARTTLS"
     print(f"  SMTP server   {where.address} port {where.port} ({mode})", file=out)
@@ -380,11 +414,23 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
     print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} {swaks_tls} "
           f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {where.mx}", file=out)
     print(f"  dig @{dns_address} -p {dns_port} MX {where.domain}", file=out)
-    print("\nready; press Ctrl-C to stop", file=out)
+    probe_mode = " --mode implicit" if implicit else ""
+    print("\ndiagnose it with probe:", file=out)
+    print(f"  smtp-harness probe {where.address}:{where.port} --sni {where.mx}{probe_mode} "
+          f"--resolver {dns_address}:{dns_port} --cafile {lab.cafile}", file=out)
+    if host.second_server is not None:
+        # Each simulated MX listens on its own port, so --domain (one port for
+        # every MX) cannot reach both; probe each MX by its address.
+        second = host.second_server
+        print(f"  smtp-harness probe {second.address}:{second.port} --sni {host.second_mx}{probe_mode} "
+              f"--resolver {dns_address}:{dns_port} --cafile {lab.cafile}", file=out)
+    print("\nready; press Ctrl-C to stop (SIGTERM from scripts)", file=out)
 
 
 def print_receiver_banner(scenario: Scenario, variant: str, lab: Lab, host, out: TextIO) -> None:  # type: ignore[no-untyped-def]
     """Tell the admin how to send to the strict receiver from the variant's source address."""
+    from .receiver import DNSBL_ZONE, dnsbl_query_name
+
     where, settings, source = host.address, host.settings, host.source_address
     dns_address, dns_port = lab.dns.address, lab.dns.port
     ipv6 = ":" in source

@@ -8,6 +8,7 @@ message and never as a traceback.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 
@@ -31,11 +32,12 @@ class UnknownScenarioError(HarnessError):
 
     def __init__(self, slug: str, known: list[str]) -> None:
         self.slug = slug
-        hint = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-        super().__init__(
-            f"unknown scenario {slug!r}: run 'smtp-harness list' to see the catalog "
-            f"(for example: {hint})"
-        )
+        close = difflib.get_close_matches(slug, known, n=3)
+        if close:
+            hint = "did you mean " + " or ".join(repr(name) for name in close) + "?"
+        else:
+            hint = "for example: " + ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        super().__init__(f"unknown scenario {slug!r}: run 'smtp-harness list' to see the catalog ({hint})")
 
 
 class ServerError(HarnessError):

@@ -20,9 +20,21 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .catalog import Catalog
+from typing import TYPE_CHECKING, Protocol
+
 from .outcome import FailureClass
-from .scenario import Direction
+
+if TYPE_CHECKING:
+    from .lessonindex import LessonEntry
+
+
+class LessonSource(Protocol):
+    """A catalog, or the quick lesson index: the slugs and what each broken variant fails with."""
+
+    @property
+    def slugs(self) -> list[str]: ...
+
+    def lesson_entries(self) -> tuple["LessonEntry", ...]: ...
 
 
 class Severity(str, enum.Enum):
@@ -80,7 +92,7 @@ class Finding:
         }
 
 
-def lesson_for(finding: Finding, catalog: Catalog) -> str | None:
+def lesson_for(finding: Finding, catalog: LessonSource) -> str | None:
     """Return the catalog slug that teaches ``finding``, or None when the catalog has none.
 
     The finding's own hints come first (they tell apart problems that fail
@@ -92,15 +104,14 @@ def lesson_for(finding: Finding, catalog: Catalog) -> str | None:
     for slug in finding.hints:
         if slug in known:
             return slug
-    for scenario in catalog.scenarios:
-        expect = scenario.broken.expect
-        if scenario.direction is Direction.RECEIVING and expect.failure_class is finding.failure_class \
-                and expect.reason == finding.reason:
-            return scenario.slug
+    for entry in catalog.lesson_entries():
+        if entry.direction == "receiving" and entry.failure_class == finding.failure_class.value \
+                and entry.reason == finding.reason:
+            return entry.slug
     return None
 
 
-def with_lessons(findings: list[Finding], catalog: Catalog) -> list[Finding]:
+def with_lessons(findings: list[Finding], catalog: LessonSource) -> list[Finding]:
     """Attach the lesson slug to every finding, using only slugs present in ``catalog``."""
     import dataclasses
 

@@ -195,7 +195,10 @@ class SimulatedPKI:
 
         root = trustme.CA(organization_name=ORGANIZATION, organization_unit_name="Simulated Public Root")
         self.root = _Authority(root, "public-root")
-        intermediate = root.create_child_ca()
+        # trustme's create_child_ca names the CA "trustme ... Testing CA #..."; a
+        # child built with parent_cert carries our organization like the root.
+        intermediate = trustme.CA(parent_cert=root, organization_name=ORGANIZATION,
+                                  organization_unit_name="Simulated Public Intermediate")
         self.intermediate = _Authority(intermediate, "public-intermediate")
         untrusted = trustme.CA(organization_name=ORGANIZATION, organization_unit_name="Untrusted Root")
         self.untrusted_root = _Authority(untrusted, "untrusted-root")
@@ -241,7 +244,9 @@ class SimulatedPKI:
     def rsa_intermediate(self) -> _Authority:
         """The trusted RSA intermediate, created on first use (RSA key generation costs ~60 ms)."""
         if self._rsa_intermediate is None:
-            child = self._root_ca.create_child_ca(key_type=trustme.KeyType.RSA)
+            child = trustme.CA(parent_cert=self._root_ca, organization_name=ORGANIZATION,
+                               organization_unit_name="Simulated Public RSA Intermediate",
+                               key_type=trustme.KeyType.RSA)
             self._rsa_intermediate = _Authority(child, "public-rsa-intermediate")
         return self._rsa_intermediate
 

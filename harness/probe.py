@@ -46,11 +46,10 @@ import dns.reversename
 from cryptography.hazmat.primitives import serialization
 
 from . import timeouts
-from .catalog import Catalog
 from .certcheck import LeafSummary, check_chain, load_chain, load_roots, name_matches, san_names, summarize
 from .classify import TLSFailure, classify_tls_error
 from .errors import ConfigurationError
-from .findings import Finding, Severity, deduplicate, ordered, with_lessons
+from .findings import Finding, LessonSource, Severity, deduplicate, ordered, with_lessons
 from .legacyprobe import LegacyAnswer, ask_all
 from .outcome import FailureClass, Reply
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
@@ -435,7 +434,7 @@ def _is_address(text: str) -> bool:
 
 # The probe
 
-def probe(config: ProbeConfig, catalog: Catalog) -> ProbeReport:
+def probe(config: ProbeConfig, catalog: LessonSource) -> ProbeReport:
     """Probe the host ``config`` points at and return every finding, each with its lesson."""
     started = time.perf_counter()
     resolver = make_resolver(config)
@@ -454,7 +453,7 @@ def probe(config: ProbeConfig, catalog: Catalog) -> ProbeReport:
     return dataclasses.replace(reports[0], others=tuple(reports[1:]), duration_s=time.perf_counter() - started)
 
 
-def _name_split_mx(reports: list[ProbeReport], catalog: Catalog) -> list[ProbeReport]:
+def _name_split_mx(reports: list[ProbeReport], catalog: LessonSource) -> list[ProbeReport]:
     """Point a name mismatch that only some MX hosts have at the lesson on mixed MX hosts.
 
     Such a domain fails only the sessions that land on the wrong host, which
@@ -472,7 +471,7 @@ def _name_split_mx(reports: list[ProbeReport], catalog: Catalog) -> list[ProbeRe
     return changed
 
 
-def _lookup_failed(config: ProbeConfig, catalog: Catalog, target: str, host: str,
+def _lookup_failed(config: ProbeConfig, catalog: LessonSource, target: str, host: str,
                    error: dns.exception.DNSException, started: float) -> ProbeReport:
     finding = Finding("dns", C.DNS_FAILURE, "lookup-failed", Severity.ERROR, f"The look-up of {host} failed.",
                       (f"{type(error).__name__}: {error}",), host=host)
@@ -483,7 +482,7 @@ def _lookup_failed(config: ProbeConfig, catalog: Catalog, target: str, host: str
 class _Probe:
     """The steps of one probe, sharing what earlier steps learned."""
 
-    def __init__(self, config: ProbeConfig, catalog: Catalog, resolver: dns.resolver.Resolver, target: str,
+    def __init__(self, config: ProbeConfig, catalog: LessonSource, resolver: dns.resolver.Resolver, target: str,
                  mx_host: str, address: str, started: float) -> None:
         self.config, self.catalog, self.resolver = config, catalog, resolver
         self.target, self.mx_host, self.address, self.started = target, mx_host, address, started
@@ -792,6 +791,10 @@ def _render_host(report: ProbeReport) -> list[str]:
     if report.strict is not None:
         strict = report.strict
         shown = "TLS established, " + f"{strict.protocol} {strict.cipher}" if strict.ok else strict.label
+        if strict.ok and any(finding.severity is Severity.ERROR for finding in report.findings):
+            # The handshake verified, but a check made after it (revocation,
+            # or a relaxed re-probe) found what a strict sender refuses.
+            shown += "; the errors below still make a strict sender refuse"
         lines.append(f"strict attempt (Exchange Online with TLS enforced): {shown}")
         if strict.error:
             lines.append(f"  {strict.error}")

@@ -6,12 +6,14 @@ Kept apart from ``cli`` so the main command line only registers it.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 from typing import TextIO
 
 from . import timeouts
-from .catalog import Catalog
 from .errors import ConfigurationError
+from .findings import LessonSource
+from .lessonindex import load_lesson_index
 from .probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe, render_text
 
 PROBE_EPILOG = """\
@@ -41,7 +43,7 @@ def add_probe_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
         epilog=PROBE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", nargs="?", metavar="TARGET", help="host[:port] or address[:port] to probe")
     parser.add_argument("--domain", metavar="DOMAIN", help="probe every MX host of this mail domain instead of TARGET")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=_port_option, default=None,
                         help="SMTP port (default: 25 with STARTTLS, 465 with --mode implicit)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.STARTTLS.value,
                         help="starttls (ports 25 and 587) or implicit TLS (port 465); default: starttls")
@@ -60,7 +62,12 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     host, port = None, args.port
     if args.target:
         host, target_port = split_host_port(args.target, "TARGET")
+        if port is not None and target_port is not None and port != target_port:
+            raise ConfigurationError(f"TARGET {args.target!r} names port {target_port} and --port says {port}; "
+                                     "give the port once")
         port = port or target_port
+    if args.sni is not None and not args.sni.strip():
+        raise ConfigurationError("--sni is empty; give the server name to send and verify, such as the MX host name")
     values: dict[str, object] = {}
     if args.ehlo:
         values["ehlo"] = args.ehlo
@@ -89,10 +96,22 @@ def _port(text: str, what: str, whole: str) -> int:
 
 def _resolver(text: str) -> tuple[str, int]:
     host, port = split_host_port(text, "--resolver")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigurationError(f"--resolver {text!r}: {host!r} is not an IP address; give the DNS "
+                                 "server as ADDRESS[:PORT], such as 127.0.0.53:5353") from None
     return host, port or 53
 
 
-def cmd_probe(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+def _port_option(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1 to 65535")
+    return int(text)
+
+
+def cmd_probe(args: argparse.Namespace, out: TextIO, lessons: LessonSource | None = None) -> int:
+    """Probe the target; ``lessons`` defaults to the quick index of the catalog (or of --catalog)."""
     config = config_from_args(args)
     if config.cafile is not None:
         try:
@@ -100,7 +119,9 @@ def cmd_probe(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
         except OSError as error:
             raise ConfigurationError(f"--cafile {config.cafile}: cannot be read ({error.strerror}); "
                                      "give a PEM file of trusted roots") from error
-    report = probe(config, catalog)
+    if lessons is None:
+        lessons = load_lesson_index(getattr(args, "catalog", None))
+    report = probe(config, lessons)
     if args.json:
         print(json.dumps(report.to_dict()), file=out)
     else:

@@ -42,17 +42,20 @@ from .lab import Lab, SimulatedHost
 
 @pytest.fixture(scope="session")
 def smtp_lab() -> Iterator[Lab]:
+    """The shared lab: simulated PKI and its repository, fake DNS server, SMTP event loop."""
     with Lab() as lab:
         yield lab
 
 
 @pytest.fixture(scope="session")
 def smtp_catalog() -> Catalog:
+    """The scenario catalog installed with the package."""
     return load_catalog()
 
 
 @pytest.fixture
 def scenario_host(smtp_lab: Lab, smtp_catalog: Catalog) -> Iterator[Callable[..., SimulatedHost]]:
+    """Factory: ``scenario_host(slug, variant="broken")`` starts that variant's host until the test ends."""
     started: list[SimulatedHost] = []
 
     def start(slug: str, variant: str = "broken") -> SimulatedHost:

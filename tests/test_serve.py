@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import signal
@@ -97,3 +98,16 @@ def test_serve_stops_on_sigterm_and_removes_keys(served):
 
     assert host.stop() == 0
     assert not cafile.parent.exists()
+
+
+def test_printed_probe_command_names_the_defect(served):
+    host = served("self-signed")
+    command = host.command("smtp-harness")
+    command[0:1] = [sys.executable, "-m", "harness"]
+
+    done = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=timeouts.TOOL_TIMEOUT)
+
+    report = json.loads(done.stdout)
+    assert done.returncode == 1, done.stderr
+    assert [(f["class"], f["reason"], f["lesson"]) for f in report["findings"] if f["severity"] == "error"] == [
+        ("certificate-not-trusted", "self-signed", "self-signed")]
