@@ -13,6 +13,7 @@ import itertools
 import os
 import selectors
 import socket
+import socketserver
 import threading
 
 LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
@@ -77,3 +78,51 @@ class Wakeup:
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
+
+
+class ServingThread:
+    """Serves one socketserver server in a thread, request by request, until ``stop``.
+
+    The thread waits on the listening socket and a ``Wakeup`` in one
+    selector, so ``stop`` ends it at once. ``stop`` joins with a bound,
+    closes the server and re-raises what failed in the thread as ServerError.
+    ``label`` names the server in those errors.
+    """
+
+    def __init__(self, server: socketserver.BaseServer, name: str, label: str) -> None:
+        self.server = server
+        self.label = label
+        self._wakeup = Wakeup()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _serve(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self.server.fileno(), selectors.EVENT_READ, None)  # type: ignore[attr-defined]
+        self._wakeup.register(selector)
+        try:
+            while True:
+                events = selector.select()
+                if any(key.data is self._wakeup for key, _ in events):
+                    return
+                self.server.handle_request()
+        except BaseException as error:  # re-raised in the caller by stop()
+            self._error = error
+        finally:
+            selector.close()
+
+    def stop(self, timeout: float) -> None:
+        from .errors import ServerError
+
+        self._wakeup.fire()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise ServerError(f"{self.label} did not stop within {timeout} s")
+        self.server.server_close()
+        self._wakeup.close()
+        if self._error is not None:
+            raise ServerError(f"{self.label} failed: {self._error}") from self._error

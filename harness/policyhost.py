@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import http.server
 import logging
-import selectors
 import socket
 import ssl
-import threading
 from dataclasses import dataclass
 
 from . import timeouts
-from .errors import ServerError
-from .loopback import Wakeup, allocate_address, require_loopback
+from .loopback import ServingThread, allocate_address, require_loopback
 from .mtasts import POLICY_PATH, Fetch
 from .pki import IssuedCertificate
 from .tls import TLSSettings, server_context
@@ -105,9 +102,7 @@ class PolicyHost:
         self.address = address or allocate_address()
         require_loopback(self.address, "MTA-STS policy host address")
         self._server: _HTTPSServer | None = None
-        self._thread: threading.Thread | None = None
-        self._wakeup = Wakeup()
-        self._error: BaseException | None = None
+        self._serving: ServingThread | None = None
 
     @property
     def port(self) -> int:
@@ -120,36 +115,12 @@ class PolicyHost:
         self._server = _HTTPSServer((self.address, 0), _Handler, bind_and_activate=True)
         self._server.config = self.config
         self._server.tls_context = context
-        self._thread = threading.Thread(target=self._serve, name=f"mta-sts-{self.address}", daemon=True)
-        self._thread.start()
+        self._serving = ServingThread(self._server, f"mta-sts-{self.address}",
+                                      f"MTA-STS policy host {self.address}:{self.port}")
+        self._serving.start()
         log.info("MTA-STS policy host %s listening on %s:%d", self.config.hostname, self.address, self.port)
         return self
 
-    def _serve(self) -> None:
-        assert self._server is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._server.socket, selectors.EVENT_READ, None)
-        self._wakeup.register(selector)
-        try:
-            while True:
-                events = selector.select()
-                if any(key.data is self._wakeup for key, _ in events):
-                    return
-                self._server.handle_request()
-        except BaseException as error:  # re-raised in the caller by __exit__
-            self._error = error
-        finally:
-            selector.close()
-
     def __exit__(self, *exc_info: object) -> None:
-        self._wakeup.fire()
-        if self._thread is not None:
-            self._thread.join(timeouts.SERVER_STOP_TIMEOUT)
-            if self._thread.is_alive():
-                raise ServerError(f"MTA-STS policy host {self.address}:{self.port} did not stop within "
-                                  f"{timeouts.SERVER_STOP_TIMEOUT} s")
-        if self._server is not None:
-            self._server.server_close()
-        self._wakeup.close()
-        if self._error is not None:
-            raise ServerError(f"MTA-STS policy host {self.address} failed: {self._error}") from self._error
+        if self._serving is not None:
+            self._serving.stop(timeouts.SERVER_STOP_TIMEOUT)

@@ -37,7 +37,6 @@ import ipaddress
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 import dns.asyncresolver
 import dns.exception

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import http.server
 import logging
-import selectors
 import socket
-import threading
 from typing import Callable
 
 from . import timeouts
 from .errors import ServerError
-from .loopback import Wakeup, allocate_address, require_loopback
+from .loopback import ServingThread, allocate_address, require_loopback
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +65,7 @@ class RepositoryServer:
         require_loopback(self.address, "repository address")
         self.routes: dict[str, Route] = {}
         self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._wakeup = Wakeup()
-        self._error: BaseException | None = None
+        self._serving: ServingThread | None = None
 
     @property
     def port(self) -> int:
@@ -88,39 +84,16 @@ class RepositoryServer:
     def __enter__(self) -> "RepositoryServer":
         self._server = _HTTPServer((self.address, 0), _Handler, bind_and_activate=True)
         self._server.routes = self.routes
-        self._thread = threading.Thread(target=self._serve, name=f"repository-{self.address}", daemon=True)
-        self._thread.start()
+        self._serving = ServingThread(self._server, f"repository-{self.address}",
+                                      f"repository server {self.base_url}")
+        self._serving.start()
         log.info("PKI repository listening on %s", self.base_url)
         return self
 
-    def _serve(self) -> None:
-        assert self._server is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._server.socket, selectors.EVENT_READ, None)
-        self._wakeup.register(selector)
-        try:
-            while True:
-                events = selector.select()
-                if any(key.data is self._wakeup for key, _ in events):
-                    return
-                self._server.handle_request()
-        except BaseException as error:  # re-raised in the caller by __exit__
-            self._error = error
-        finally:
-            selector.close()
-
     def __exit__(self, *exc_info: object) -> None:
-        self._wakeup.fire()
-        if self._thread is not None:
-            self._thread.join(timeouts.SERVER_STOP_TIMEOUT)
-            if self._thread.is_alive():
-                raise ServerError(f"repository server {self.base_url} did not stop within "
-                                  f"{timeouts.SERVER_STOP_TIMEOUT} s")
-        if self._server is not None:
-            self._server.server_close()
-        self._wakeup.close()
-        if self._error is not None:
-            raise ServerError(f"repository server {self.address} failed: {self._error}") from self._error
+        if self._serving is not None:
+            self._serving.stop(timeouts.SERVER_STOP_TIMEOUT)
+
 
 
 class UnansweredEndpoint:
