@@ -127,7 +127,22 @@ class _HarnessSMTP(SMTP):
 
     def __init__(self, server: "MailServer", handler: Any = None, **kwargs: Any) -> None:
         self.server = server
+        self._session_limit: asyncio.TimerHandle | None = None
         super().__init__(handler or _Handler(server), **kwargs)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # Called again with the TLS transport after STARTTLS; the limit
+        # counts from the TCP connection.
+        if self._session_limit is None:
+            self._session_limit = self.loop.call_later(timeouts.SERVER_SESSION_LIMIT, self._end_long_session)
+
+    def _end_long_session(self) -> None:
+        log.warning("%s session lasted SERVER_SESSION_LIMIT (%g s): closing it", self._peer(),
+                    timeouts.SERVER_SESSION_LIMIT)
+        if self.transport is not None:
+            self.transport.write(b"421 4.4.2 Session time limit exceeded, closing connection\r\n")
+            self.transport.close()
 
     async def _handle_client(self) -> None:
         # An implicit-TLS port handshakes before the banner; aiosmtpd's own
@@ -186,6 +201,8 @@ class _HarnessSMTP(SMTP):
         self._record_tls_success(tls)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._session_limit is not None:
+            self._session_limit.cancel()
         self.server.forget(self)
         super().connection_lost(error)
 

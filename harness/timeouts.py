@@ -39,6 +39,12 @@ SERVER_EVENT_TIMEOUT = 5.0
 # How long a test server keeps an idle client before closing (aiosmtpd timeout).
 SERVER_IDLE_TIMEOUT = 30.0
 
+# The longest one session may last in total. aiosmtpd restarts its idle timer
+# on every command, so a client that sends NOOP just inside SERVER_IDLE_TIMEOUT
+# could otherwise hold a session open for ever (Exchange's receive connectors
+# bound the same thing with their ConnectionTimeout setting).
+SERVER_SESSION_LIMIT = 600.0
+
 # Subprocesses of third-party tools (openssl s_client, swaks) in cross-checks.
 TOOL_TIMEOUT = 20.0
 

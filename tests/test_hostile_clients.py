@@ -9,6 +9,7 @@ same scenario delivers right after: the passing control.
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import pytest
@@ -19,6 +20,7 @@ from harness.testing.clients import MisbehavingClient
 
 # A short idle timeout for the receiver's sessions, and room for a busy machine.
 IDLE_TIMEOUT = 1.0
+SESSION_LIMIT = 2.0
 MARGIN = 2.0
 
 
@@ -171,4 +173,24 @@ def test_close_at_each_stage_is_survived(receiver, stage):
     with _client(receiver) as client:
         CLOSE_STAGES[stage](client, receiver.mx)
 
+    _control_delivers(receiver)
+
+
+def test_busy_client_is_closed_at_session_limit(receiver, monkeypatch):
+    # NOOP restarts aiosmtpd's idle timer; only the session limit ends this.
+    monkeypatch.setattr(timeouts, "SERVER_SESSION_LIMIT", SESSION_LIMIT)
+    replies = []
+    with _client(receiver) as client:
+        client.reply()
+        started = time.monotonic()
+        while time.monotonic() - started < SESSION_LIMIT + MARGIN:
+            replies.append(client.command("NOOP").code)
+            if replies[-1] != 250:
+                break
+            time.sleep(IDLE_TIMEOUT / 4)
+        took = time.monotonic() - started
+
+    assert replies[-1] == 421
+    assert set(replies[:-1]) == {250}
+    assert took < SESSION_LIMIT + MARGIN
     _control_delivers(receiver)
