@@ -1,12 +1,13 @@
 """DANE for SMTP (RFC 7672): TLSA records, the DNSSEC status they need, and matching them.
 
 A receiving domain that signs its zone with DNSSEC can publish TLSA records
-at ``_25._tcp.<mx host>`` (RFC 7672 section 2.2.1). Each record has four
+at ``_25._tcp.<mx host>`` (RFC 7672 section 2.2.3). Each record has four
 fields (RFC 6698 section 2.1):
 
 - usage: 2 (DANE-TA, a trust anchor in the chain the server sends) or
   3 (DANE-EE, the server's own certificate or key). Usages 0 and 1 (the
-  PKIX ones) are unusable for SMTP (RFC 7672 section 3.1.3);
+  PKIX ones) may be treated as unusable for SMTP (RFC 7672 section 3.1.3),
+  and this module does;
 - selector: 0 (the whole certificate) or 1 (its SubjectPublicKeyInfo);
 - matching type: 0 (the data itself), 1 (SHA-256) or 2 (SHA-512).
 
@@ -108,7 +109,7 @@ class Tlsa:
 
     @property
     def usable(self) -> bool:
-        """RFC 7672 section 3.1.3: unknown fields, PKIX usages and digests of the wrong size are unusable."""
+        """Unknown fields and wrong-size digests are unusable; so are PKIX usages (RFC 7672 section 3.1.3)."""
         if self.usage not in USABLE_USAGES or self.selector not in (0, 1) or self.matching not in (0, 1, 2):
             return False
         expected = DIGEST_LENGTHS.get(self.matching)
@@ -192,7 +193,7 @@ def _authenticated(response: object) -> bool:
 
 
 def is_secure(name: str, rtype: str, resolver: dns.resolver.Resolver) -> bool:
-    """Return True when the answer for ``name`` carries the AD bit (RFC 7672 section 2.2.1)."""
+    """Return True when the answer for ``name`` carries the AD bit ("secure" in RFC 7672 section 2.1.1)."""
     try:
         answer = resolver.resolve(name, rtype)
     except dns.exception.DNSException:

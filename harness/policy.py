@@ -153,8 +153,8 @@ class PolicyEngine:
         return self._sts(domain, mx_host, sts)
 
     def _dane(self, domain: str, mx_host: str) -> Requirement | None:
-        # RFC 7672 section 2.2.1: TLSA records matter only when the MX
-        # look-up itself was secure; otherwise an attacker chose the MX.
+        # RFC 7672 section 2.2.1: after an insecure MX look-up the sender may
+        # skip DANE, since an attacker could have chosen the MX; we do.
         if not dane.is_secure(domain, "MX", self.resolver):
             return None
         # NOTE: the DNSSEC status of the MX host's own A records is not checked
@@ -174,7 +174,7 @@ class PolicyEngine:
         if not sts.found:
             return Requirement(Check.NONE, False, False, PolicyResult(PolicyType.NONE, domain, mx_host=mx_host))
         if sts.error is not None or sts.policy is None:
-            # RFC 8461 section 5: no usable policy and none cached means
+            # RFC 8461 section 3.3: no usable policy and none cached means
             # delivering as if the domain had none, and reporting why.
             # NOTE: the engine keeps no policy cache, so a fetch failure never
             # falls back to an earlier policy as a real sender's would.

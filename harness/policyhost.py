@@ -61,7 +61,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         body = config.policy.encode("utf-8")
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain")  # RFC 8461 section 3.3
+        self.send_header("Content-Type", "text/plain")  # RFC 8461 section 3.2
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
