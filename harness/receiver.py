@@ -79,7 +79,7 @@ REPLIES = {
     "ipv6-ptr-not-forward-confirmed": "550 5.7.25 Service unavailable, the reverse DNS name {name} of the "
                                       "sending IPv6 address [{peer}] does not resolve back to that address",
     # Profile's choice: Microsoft documents 5.7.25 for IPv6 only. RFC 7372
-    # section 3.3 defines X.7.25 as "reverse DNS validation failed" for any
+    # registers X.7.25 as "reverse DNS validation failed" for any
     # address, a missing PTR and a PTR that is not forward-confirmed alike,
     # so the profile uses it for IPv4 too. Permanent (5xx), because NXDOMAIN
     # or a mismatching A record is a definite answer, not a look-up failure.
