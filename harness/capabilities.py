@@ -1,4 +1,4 @@
-"""What the local Python and OpenSSL can reproduce, found once by trying it.
+"""The capabilities of the local Python and OpenSSL, found once by trying each.
 
 OpenSSL builds differ: Debian's OpenSSL 3 still speaks TLS 1.0 at security
 level 0, other builds have it compiled out, and SSLv3 is gone from every

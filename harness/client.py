@@ -60,7 +60,7 @@ DEFAULT_EHLO = "outbound.harness.test"
 
 @dataclass(frozen=True)
 class ClientProfile:
-    """How a sender treats TLS."""
+    """A sender's TLS behaviour: whether it requires TLS, verifies the certificate and checks revocation."""
 
     name: str
     require_tls: bool
@@ -107,7 +107,7 @@ class ClientSettings:
 
 @dataclass(frozen=True)
 class Network:
-    """Where the client's view of the simulated Internet lives.
+    """The client's view of the simulated Internet.
 
     ``dns`` is the (address, port) of the fake DNS server; ``ports`` maps an
     MX address to its real listening port (the port 25 of the simulation).

@@ -119,7 +119,7 @@ class Lab:
 
 @dataclass(frozen=True)
 class HostAddress:
-    """Where a started host can be reached."""
+    """The address of a started host: its mail domain, MX host name, IP address and port."""
 
     domain: str
     mx: str

@@ -26,7 +26,7 @@ from .tls import TLSSettings
 
 
 class Direction(str, enum.Enum):
-    """Which side of the admin's mail set-up a scenario exercises."""
+    """The side of the admin's mail set-up that a scenario exercises."""
 
     RECEIVING = "receiving"  # the admin's MX receives from a strict sender such as Outlook.com
     SENDING = "sending"  # the admin's MTA sends to a strict receiver such as Outlook.com
@@ -37,7 +37,7 @@ class Direction(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Expectation:
-    """What a variant must produce. Only the fields given are checked, the class always."""
+    """The outcome a variant must produce. The class is always checked, the other fields only when given."""
 
     failure_class: FailureClass
     reason: str = ""

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 class StartTLS(str, enum.Enum):
-    """How a server handles STARTTLS."""
+    """A server's STARTTLS behaviour."""
 
     OFFERED = "offered"  # advertised in EHLO, handshake on request
     NOT_OFFERED = "not-offered"  # not advertised, and "502" if asked anyway
