@@ -67,11 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Outlook.com fail, and prove each fix.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
-    parser.add_argument("--catalog", type=Path, default=None, metavar="DIR",
-                        help="read scenario files from DIR (one sub-folder per group) instead of the "
-                             "catalog installed with the package")
+    _add_common_options(parser, verbose=0, catalog=None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("list", help="show the catalog, grouped")
@@ -103,7 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "an address outside loopback exposes the broken host to other machines")
 
     add_probe_parser(commands)
+    # The common options work after the command too ("run -v"); there they
+    # have no default, so they do not undo one given before the command.
+    for command in commands.choices.values():
+        _add_common_options(command, verbose=argparse.SUPPRESS, catalog=argparse.SUPPRESS)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, verbose: object, catalog: object) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=verbose,
+                        help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
+    parser.add_argument("--catalog", type=Path, default=catalog, metavar="DIR",
+                        help="read scenario files from DIR (one sub-folder per group; files directly in DIR "
+                             "form the group 'ungrouped') instead of the catalog installed with the package")
 
 
 def _ipv4_address(text: str) -> str:
@@ -191,9 +199,13 @@ def _load_catalog(args: argparse.Namespace) -> Catalog:
     """Load the installed catalog, or the folder given with --catalog."""
     from .catalog import load_catalog
 
-    if args.catalog is not None and not args.catalog.is_dir():
-        raise ConfigurationError(f"--catalog {args.catalog}: not a folder; give a folder of scenario "
-                                 "files such as the repository's scenarios/")
+    if args.catalog is not None:
+        if not args.catalog.is_dir():
+            raise ConfigurationError(f"--catalog {args.catalog}: not a folder; give a folder of scenario "
+                                     "files such as the repository's scenarios/")
+        if not any(args.catalog.rglob("*.toml")):
+            raise ConfigurationError(f"--catalog {args.catalog}: no scenario files (*.toml) in this folder "
+                                     "or its group folders")
     return load_catalog(args.catalog)
 
 
@@ -409,11 +421,16 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
     print("\ntry it with third-party clients:", file=out)
     starttls_option = "" if implicit else "-starttls smtp "
     swaks_tls = "--tls-on-connect" if implicit else "--tls"
-    print(f"  openssl s_client {starttls_option}-connect {where.address}:{where.port} -servername {where.mx} "
-          f"-CAfile {lab.cafile} -verify_return_error -verify_hostname {where.mx}", file=out)
-    print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} {swaks_tls} "
-          f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {where.mx}", file=out)
+    mx_hosts = [(where.mx, where.address, where.port)]
+    if host.second_server is not None:
+        mx_hosts.insert(0, (host.second_mx, host.second_server.address, host.second_server.port))
+    for name, address, port in mx_hosts:
+        print(f"  openssl s_client {starttls_option}-connect {address}:{port} -servername {name} "
+              f"-CAfile {lab.cafile} -verify_return_error -verify_hostname {name}", file=out)
+        print(f"  swaks --to postmaster@{where.domain} --server {address} --port {port} {swaks_tls} "
+              f"--tls-verify --tls-ca-path {lab.cafile} --tls-sni {name}", file=out)
     print(f"  dig @{dns_address} -p {dns_port} MX {where.domain}", file=out)
+    _print_broken_client(host, implicit, where, out)
     probe_mode = " --mode implicit" if implicit else ""
     print("\ndiagnose it with probe:", file=out)
     print(f"  smtp-harness probe {where.address}:{where.port} --sni {where.mx}{probe_mode} "
@@ -425,6 +442,23 @@ def print_serve_banner(scenario: Scenario, variant: str, lab: Lab, host, out: Te
         print(f"  smtp-harness probe {second.address}:{second.port} --sni {host.second_mx}{probe_mode} "
               f"--resolver {dns_address}:{dns_port} --cafile {lab.cafile}", file=out)
     print("\nready; press Ctrl-C to stop (SIGTERM from scripts)", file=out)
+
+
+def _print_broken_client(host, implicit: bool, where, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    """Show how to reproduce a scenario whose broken side is the client's TLS mode, not the server."""
+    from .client import TLSMode
+
+    wants_implicit = host.variant.client.tls_mode is TLSMode.IMPLICIT
+    if wants_implicit == implicit:
+        return
+    print("\nthe broken client of this scenario (its TLS mode does not match the port):", file=out)
+    if wants_implicit:
+        print(f"  openssl s_client -connect {where.address}:{where.port} -servername {where.mx}"
+              "   (TLS at once on a STARTTLS port: wrong version number)", file=out)
+        print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} --tlsc", file=out)
+    else:
+        print(f"  swaks --to postmaster@{where.domain} --server {where.address} --port {where.port} --tls"
+              "   (plaintext on an implicit-TLS port: no banner arrives)", file=out)
 
 
 def print_receiver_banner(scenario: Scenario, variant: str, lab: Lab, host, out: TextIO) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ class UnknownScenarioError(HarnessError):
 
     def __init__(self, slug: str, known: list[str]) -> None:
         self.slug = slug
-        close = difflib.get_close_matches(slug, known, n=3)
+        close = difflib.get_close_matches(slug.lower(), known, n=3)
         if close:
             hint = "did you mean " + " or ".join(repr(name) for name in close) + "?"
         else:

@@ -46,6 +46,8 @@ def run_catalog(scenarios: list[Scenario], workers: int | None = None,
     pairs = list(iter_variants(scenarios))
     order = _waiting_first(pairs)
     count = processes if processes is not None else default_processes(len(pairs))
+    # A process with no variant to run would only cost its start-up.
+    count = max(1, min(count, len(pairs)))
     if count <= 1 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
         return _in_catalog_order([order], [_run_share([pairs[i] for i in order], workers)], len(pairs))
 

@@ -80,3 +80,32 @@ def test_probe_port_zero_rejected_by_parser(capsys):
 
     assert caught.value.code == EXIT_USAGE
     assert "invalid port '0'" in capsys.readouterr().err
+
+
+def test_common_options_after_command():
+    status, text = _run("run", "-v", "--catalog", str(SCENARIOS), "--json", "self-signed")
+
+    assert status == EXIT_OK
+    assert len(text.splitlines()) == 2
+
+
+def test_empty_catalog_folder_is_usage_error(capsys, tmp_path):
+    status, _ = _run("--catalog", str(tmp_path), "run")
+
+    assert status == EXIT_USAGE
+    assert "no scenario files" in capsys.readouterr().err
+
+
+def test_processes_capped_at_variant_count():
+    status, text = _run("run", "--json", "--processes", "50", "self-signed")
+
+    assert status == EXIT_OK
+    assert [json.loads(line)["ok"] for line in text.splitlines()] == [True, True]
+
+
+def test_serve_banner_shows_broken_client(capsys):
+    status, text = _run("serve", "implicit-tls-on-submission-port", "--duration", "0.2")
+
+    assert status == EXIT_OK
+    assert "the broken client of this scenario" in text
+    assert " --tlsc" in text
