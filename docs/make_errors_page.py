@@ -10,6 +10,7 @@ harness/dns.py; tests/test_errors_page.py fails while the page is stale.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -169,6 +170,7 @@ and changes the lines shown:
 
 
 def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(description=f"Write {PAGE.name} from real loads of bad scenario files.").parse_args(argv)
     PAGE.write_text(render())
     print(f"wrote {PAGE}")
     return 0
