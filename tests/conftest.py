@@ -1,9 +1,10 @@
-"""Fixtures shared by the tests: raw STARTTLS helpers for third-party-style clients."""
+"""Helpers shared by the tests: raw STARTTLS sockets for third-party-style clients, scenario files on disk."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -38,4 +39,12 @@ def openssl_binary() -> str:
     path = shutil.which("openssl")
     if path is None:
         pytest.skip("the openssl command is not installed; .ci/run installs it")
+    return path
+
+
+def write_scenario(folder: Path, text: str, group: str = "certificate", name: str = "case.toml") -> Path:
+    """Write a scenario file into ``folder/group/name``, as the catalog lays them out, and return its path."""
+    path = folder / group / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
     return path

@@ -11,6 +11,8 @@ from harness.errors import ScenarioError, UnknownScenarioError
 from harness.outcome import FailureClass
 from harness.pki import Issuer
 
+from .conftest import write_scenario
+
 GOOD = """
 title = "t"
 summary = "s"
@@ -28,10 +30,7 @@ fix = "c"
 
 
 def _write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
-    path = tmp_path / "certificate" / name
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_scenario(tmp_path, text, "certificate", name)
 
 
 def test_shipped_catalog_loads_without_errors():

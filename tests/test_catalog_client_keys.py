@@ -12,6 +12,8 @@ from harness.errors import ScenarioError
 from harness.outcome import Trust
 from harness.smtpserver import StartTLS
 
+from .conftest import write_scenario
+
 GOOD = """
 title = "t"
 summary = "s"
@@ -31,10 +33,7 @@ fix = "c"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "starttls" / "case.toml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_scenario(tmp_path, text, "starttls")
 
 
 def test_client_keys_parse(tmp_path):

@@ -12,6 +12,8 @@ from harness.scenario import Direction
 from harness.sender import PTR, Family, Listing, SenderStartTLS
 from harness.tls import Version
 
+from .conftest import write_scenario
+
 GOOD = """
 title = "t"
 summary = "s"
@@ -33,10 +35,7 @@ SENDING_SLUGS = {"sender-no-starttls", "sender-tls10-only", "sender-no-shared-ci
 
 
 def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "dns" / "case.toml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return path
+    return write_scenario(tmp_path, text, "dns")
 
 
 def test_shipped_sending_scenarios_load():
