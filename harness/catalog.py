@@ -53,7 +53,7 @@ from .errors import ConfigurationError, ScenarioError, UnknownScenarioError
 from .lessonindex import LessonEntry, catalog_root
 from .mtasts import MAX_AGE_LIMIT, Fetch, Mode, MtaStsSpec
 from .outcome import FailureClass, Stage, Trust
-from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash
+from .pki import CertificateSpec, Chain, Issuer, KeyKind, RevocationSource, SignatureHash, fill_names
 from .policy import REPORTABLE
 from .scenario import Direction, Expectation, Lesson, Scenario, SecondMX, Variant
 from .sender import PTR, Family, Listing, SenderSettings, SenderStartTLS
@@ -516,7 +516,7 @@ class _Parser:
     def host_names(self, key: str, raw: Any) -> list[str]:
         names = self.text_list(key, raw)
         for name in names:
-            sample = name.replace("{mx}", "mx.example.test").replace("{domain}", "example.test")
+            sample = fill_names(name, "mx.example.test", "example.test")
             try:
                 check_name(normalize(sample))
             except ConfigurationError:

@@ -9,7 +9,6 @@ side without seeing each other.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Iterator
 
 from . import dane, timeouts
@@ -17,10 +16,11 @@ from .client import PROFILES, ClientSettings, Network, SMTPClient
 from .dns import DnsServer, Record, Zone, reverse_name
 from .errors import ConfigurationError
 from .eventloop import EventLoopThread
+from .hosts import LabHost
 from .legacyserver import LegacyMailServer
 from .mtasts import Fetch
 from .outcome import Outcome
-from .pki import ISSUER_SLUGS, CertificateSpec, IssuedCertificate, SimulatedPKI, public_key
+from .pki import ISSUER_SLUGS, CertificateSpec, IssuedCertificate, SimulatedPKI, fill_names, public_key
 from .policyhost import PolicyHost, PolicyHostConfig
 from .repository import RepositoryServer, UnansweredEndpoint
 from .scenario import Scenario, Variant
@@ -117,17 +117,7 @@ class Lab:
             return host.deliver(profile=profile)
 
 
-@dataclass(frozen=True)
-class HostAddress:
-    """The address of a started host: its mail domain, MX host name, IP address and port."""
-
-    domain: str
-    mx: str
-    address: str
-    port: int
-
-
-class SimulatedHost:
+class SimulatedHost(LabHost):
     """One mail domain of the simulation: its MX server, its certificates and its DNS records."""
 
     def __init__(self, lab: Lab, scenario: Scenario, variant: Variant, listen: str | None = None,
@@ -180,21 +170,6 @@ class SimulatedHost:
             if self.server is not None:
                 self.server.__exit__(None, None, None)
 
-    @property
-    def address(self) -> HostAddress:
-        assert self.server is not None, "the host is not started"
-        return HostAddress(self.domain, self.mx, self.server.address, self.server.port)
-
-    @property
-    def cafile(self) -> str:
-        """The PEM file of the simulated public root, the only trust anchor a client should load."""
-        return self.lab.cafile
-
-    @property
-    def dns_server(self) -> tuple[str, int]:
-        """(address, port) of the fake DNS server that answers for this host's domain."""
-        return (self.lab.dns.address, self.lab.dns.port)
-
     def network(self) -> Network:
         assert self.server is not None, "the host is not started"
         ports = {server.address: server.port for server in (self.server, self.second_server) if server}
@@ -224,7 +199,7 @@ class SimulatedHost:
         variant = self.variant
         certificate = self._issue(variant.certificate) if variant.certificate else None
         sni = tuple(
-            (name.replace("{mx}", self.mx).replace("{domain}", self.domain), self._issue(spec))
+            (fill_names(name, self.mx, self.domain), self._issue(spec))
             for name, spec in variant.sni_certificates
         )
         return ServerConfig(hostname=self.mx, certificate=certificate, tls=variant.tls,

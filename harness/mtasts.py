@@ -36,7 +36,7 @@ from . import timeouts
 from .classify import classify_tls_error
 from .loopback import is_loopback
 from .outcome import FailureClass
-from .pki import CertificateSpec
+from .pki import CertificateSpec, fill_names
 
 C = FailureClass
 
@@ -90,15 +90,11 @@ class MtaStsSpec:
     def policy_text(self, mx: str, domain: str) -> str:
         """Return the policy file as the host serves it."""
         if self.body is not None:
-            return _fill(self.body, mx, domain)
+            return fill_names(self.body, mx, domain)
         lines = ["version: STSv1", f"mode: {self.mode}"]
-        lines += [f"mx: {_fill(pattern, mx, domain)}" for pattern in self.mx]
+        lines += [f"mx: {fill_names(pattern, mx, domain)}" for pattern in self.mx]
         lines.append(f"max_age: {self.max_age}")
         return "\r\n".join(lines) + "\r\n"
-
-
-def _fill(template: str, mx: str, domain: str) -> str:
-    return template.replace("{mx}", mx).replace("{domain}", domain)
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,13 @@ class CertificateSpec:
 
     def resolve(self, mx: str, domain: str) -> "CertificateSpec":
         """Return a copy with ``{mx}`` and ``{domain}`` replaced in every name."""
-        names = tuple(_fill(name, mx, domain) for name in self.names)
-        common_name = _fill(self.common_name, mx, domain) if self.common_name else None
+        names = tuple(fill_names(name, mx, domain) for name in self.names)
+        common_name = fill_names(self.common_name, mx, domain) if self.common_name else None
         return _replace(self, names=names, common_name=common_name)
 
 
-def _fill(template: str, mx: str, domain: str) -> str:
+def fill_names(template: str, mx: str, domain: str) -> str:
+    """Replace ``{mx}`` and ``{domain}`` in a scenario's host name or text with a variant's names."""
     return template.replace("{mx}", mx).replace("{domain}", domain)
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from .client import DEFAULT_EHLO, ClientProfile, Network, SMTPClient
 from .dns import Record, reverse_name
 from .errors import ConfigurationError
+from .hosts import LabHost
 from .loopback import allocate_address
 from .outcome import Outcome
 from .pki import CertificateSpec
@@ -40,7 +41,7 @@ from .receiver import DNSBL_ZONE, StrictReceiver, dnsbl_query_name
 from .tls import TLSSettings, _set_versions
 
 if TYPE_CHECKING:
-    from .lab import HostAddress, Lab
+    from .lab import Lab
     from .scenario import Scenario, Variant
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ def sender_records(settings: SenderSettings, address: str, name: str, elsewhere:
     return records
 
 
-class SendingHost:
+class SendingHost(LabHost):
     """A sending scenario's variant: the strict receiver, the sender and their DNS; a context manager.
 
     The receiver's mail domain is ``inbound.<variant>.<slug>.test`` and the
@@ -227,21 +228,6 @@ class SendingHost:
             if self._holds_ipv6:
                 self._holds_ipv6 = False
                 _ipv6_lock.release()
-
-    @property
-    def address(self) -> "HostAddress":
-        from .lab import HostAddress
-
-        assert self.server is not None, "the host is not started"
-        return HostAddress(self.domain, self.mx, self.server.address, self.server.port)
-
-    @property
-    def cafile(self) -> str:
-        return self.lab.cafile
-
-    @property
-    def dns_server(self) -> tuple[str, int]:
-        return (self.lab.dns.address, self.lab.dns.port)
 
     def client(self) -> SenderClient:
         assert self.server is not None, "the host is not started"

@@ -315,27 +315,25 @@ class MisbehavingPeer:
 
 # Behaviours: one misbehaviour each. Factories take the detail that varies.
 
-def garbage_banner(data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n") -> Behaviour:
-    """Greet with bytes that are no SMTP reply, as a port forwarded to the wrong service does."""
+def _greet_with(line: bytes, name: str) -> Behaviour:
+    """Send ``line`` as the greeting, then wait for the client to give up."""
     def behaviour(peer: PeerConnection) -> None:
-        peer.send(data)
+        peer.send(line)
         peer.pause(timeouts.PEER_READ_TIMEOUT)
 
-    behaviour.__name__ = "garbage_banner"
+    behaviour.__name__ = name
     return behaviour
+
+
+def garbage_banner(data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n") -> Behaviour:
+    """Greet with bytes that are no SMTP reply, as a port forwarded to the wrong service does."""
+    return _greet_with(data, "garbage_banner")
 
 
 def huge_reply_line(size: int = 1 << 20) -> Behaviour:
     """Greet with one reply line of ``size`` octets (one megabyte by default)."""
     # Built once here, so memory measured while a client reads it is the client's own.
-    line = b"220 " + b"x" * size + b"\r\n"
-
-    def behaviour(peer: PeerConnection) -> None:
-        peer.send(line)
-        peer.pause(timeouts.PEER_READ_TIMEOUT)
-
-    behaviour.__name__ = "huge_reply_line"
-    return behaviour
+    return _greet_with(b"220 " + b"x" * size + b"\r\n", "huge_reply_line")
 
 
 def endless_multiline(peer: PeerConnection) -> None:
@@ -362,12 +360,7 @@ def dribble(data: bytes = b"220 slow.peer.test ESMTP\r\n", interval: float = 1.0
 
 def malformed_code(line: bytes = b"2x0 mx.peer.test ESMTP\r\n") -> Behaviour:
     """Greet with a reply whose code is not three digits from 2xx to 5xx."""
-    def behaviour(peer: PeerConnection) -> None:
-        peer.send(line)
-        peer.pause(timeouts.PEER_READ_TIMEOUT)
-
-    behaviour.__name__ = "malformed_code"
-    return behaviour
+    return _greet_with(line, "malformed_code")
 
 
 def _ready_for_tls(peer: PeerConnection) -> None:
