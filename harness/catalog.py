@@ -131,7 +131,7 @@ class Catalog:
                 return scenario
         for error in self.errors:
             if error.path.stem == slug:
-                raise error  # the file exists but is invalid: say why, not "unknown"
+                raise error  # the file exists but is invalid: report why, not "unknown"
         raise UnknownScenarioError(slug, self.slugs)
 
     def select(self, slugs: Iterable[str]) -> list[Scenario]:

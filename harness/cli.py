@@ -271,8 +271,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 def print_table(results: list[VariantResult], out: TextIO) -> None:
     headers = ("scenario", "direction", "variant", "expected", "observed", "ok")
     rows = [
-        (r.scenario.slug, r.scenario.direction.value, r.variant.name, r.expectation.label,
-         r.outcome.label if r.outcome else ("-" if r.skipped else "error"), r.status)
+        (r.scenario.slug, r.scenario.direction.value, r.variant.name, r.expectation.label, _observed(r), r.status)
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
@@ -287,6 +286,12 @@ def print_table(results: list[VariantResult], out: TextIO) -> None:
             print(f"  {result.scenario.slug} {result.variant.name}: skipped: {result.skipped}", file=out)
         if result.error:
             print(f"  {result.scenario.slug} {result.variant.name}: harness error: {result.error}", file=out)
+
+
+def _observed(result: VariantResult) -> str:
+    if result.outcome is not None:
+        return result.outcome.label
+    return "-" if result.skipped else "error"
 
 
 def _summary(results: list[VariantResult], elapsed: float) -> str:

@@ -329,7 +329,7 @@ class _Session:
             source = (self.client.source_address, 0) if self.client.source_address else None
             self.sock = socket.create_connection((self.address, self.port), timeout=timeouts.CONNECT_TIMEOUT,
                                                  source_address=source)
-            # Commands are small writes answered at once: without TCP_NODELAY,
+            # Commands are small writes that get an immediate reply: without TCP_NODELAY,
             # Nagle's algorithm and delayed ACKs add about 40 ms per exchange.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.local_address = self.sock.getsockname()[0]  # TLS-RPT's sending-mta-ip
@@ -521,7 +521,7 @@ def _connect_reason(error: OSError) -> str:
 
 
 def _permanent(outcome: Outcome) -> bool:
-    """A 5xx reply to MAIL, RCPT or DATA ends delivery; other failures move on to the next MX."""
+    """Return True for a 5xx reply to MAIL, RCPT or DATA, which ends delivery; other failures move on to the next MX."""
     return outcome.reply is not None and outcome.reply.code >= 500 and \
         outcome.stage in (Stage.MAIL, Stage.RCPT, Stage.DATA)
 

@@ -42,7 +42,7 @@ RECORD_TYPES = ("A", "AAAA", "MX", "PTR", "TXT", "CNAME", "TLSA")
 # The verdicts a validating resolver can reach on the answers for a name.
 DNSSEC_STATUSES = ("secure", "insecure", "bogus")
 
-# What the value of each record type looks like in zone-file form, for error messages.
+# The zone-file form of each record type's value, for error messages.
 VALUE_FORMS = {
     "A": "an IPv4 address such as 127.0.0.1",
     "AAAA": "an IPv6 address such as ::1",

@@ -1,4 +1,4 @@
-"""Where the catalog lives, and a quick index of its lessons for ``probe``.
+"""The catalog's location, and a quick index of its lessons for ``probe``.
 
 ``probe`` only needs to know which scenarios exist and what each broken
 variant fails with, to name the lesson that teaches a finding. Loading the
@@ -28,7 +28,7 @@ def catalog_root() -> Path:
 
 @dataclass(frozen=True)
 class LessonEntry:
-    """What one scenario teaches: its direction and the class and reason of its broken variant."""
+    """The lesson of one scenario: its direction and the class and reason of its broken variant."""
 
     slug: str
     direction: str

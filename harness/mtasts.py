@@ -62,7 +62,7 @@ class Mode(str, enum.Enum):
 
 
 class Fetch(str, enum.Enum):
-    """How the simulated policy host answers, as a scenario chooses it."""
+    """The simulated policy host's response, as a scenario chooses it."""
 
     OK = "ok"  # 200 with the policy as text/plain
     NOT_FOUND = "not-found"  # 404: the file is missing from .well-known
@@ -212,7 +212,7 @@ def mx_matches(pattern: str, host: str) -> bool:
 
 @dataclass(frozen=True)
 class Discovery:
-    """What discovery found: no record, or a policy id and the fetched policy or the error."""
+    """The result of discovery: no record, or a policy id and the fetched policy or the error."""
 
     policy_id: str | None = None
     policy: Policy | None = None
@@ -290,7 +290,7 @@ def _https_get(host: str, address: str, port: int, cafile: str) -> bytes:
 
 
 def webpki_context(cafile: str) -> ssl.SSLContext:
-    """The context that validates the policy host: the simulated public roots only, names by SAN."""
+    """Return the context that validates the policy host: the simulated public roots only, names by SAN."""
     context = ssl.create_default_context(cafile=cafile)
     context.hostname_checks_common_name = False
     context.minimum_version = ssl.TLSVersion.TLSv1_2

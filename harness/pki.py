@@ -56,7 +56,7 @@ class KeyKind(str, enum.Enum):
 
 
 class Issuer(str, enum.Enum):
-    """Who signs a leaf."""
+    """The signer of a leaf."""
 
     PUBLIC = "public"  # the trusted intermediate, as a public CA would
     UNTRUSTED = "untrusted"  # a root that no client trusts
@@ -65,7 +65,7 @@ class Issuer(str, enum.Enum):
 
 
 class Chain(str, enum.Enum):
-    """What the server sends besides the leaf."""
+    """The certificates a server sends besides the leaf."""
 
     FULL = "full"  # leaf and intermediate, as RFC 8446 section 4.4.2 expects
     LEAF_ONLY = "leaf-only"  # the intermediate is missing
@@ -154,7 +154,7 @@ def _leaf_key(kind: KeyKind) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
 
 
 def public_key(kind: KeyKind):  # type: ignore[no-untyped-def]
-    """The public half of the process's key of ``kind``: what a TLSA record with selector 1 pins."""
+    """Return the public half of the process's key of ``kind``, which a TLSA record with selector 1 pins."""
     return _leaf_key(kind).public_key()
 
 
@@ -359,7 +359,7 @@ class SimulatedPKI:
         return f"{self.repository_url}/ocsp/{issuer_slug}"
 
     def ocsp_response_der(self, issuer_slug: str, request_der: bytes) -> bytes | None:
-        """Answer an OCSP request for a leaf of ``issuer_slug``, or None for an unknown issuer."""
+        """Build the OCSP response to a request about a leaf of ``issuer_slug``, or None for an unknown issuer."""
         with self._lock:
             authority = self._authority(issuer_slug)
             revoked = set(self._revoked.get(issuer_slug, set()))

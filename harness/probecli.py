@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     if args.target:
         host, target_port = split_host_port(args.target, "TARGET")
         if port is not None and target_port is not None and port != target_port:
-            raise ConfigurationError(f"TARGET {args.target!r} names port {target_port} and --port says {port}; "
+            raise ConfigurationError(f"TARGET {args.target!r} names port {target_port} but --port is {port}; "
                                      "give the port once")
         port = port or target_port
     if args.sni is not None and not args.sni.strip():

@@ -10,7 +10,7 @@ installs smtp-tls-harness gets these fixtures:
 ``scenario_host``
     A factory: ``scenario_host("self-signed")`` starts the broken variant's
     host (``variant="fixed"`` for the fix) and stops it after the test. The
-    host tells your client where to go: ``host.address.address`` and
+    host gives your client its targets: ``host.address.address`` and
     ``.port`` for SMTP, ``host.mx`` for SNI and name checks, ``host.cafile``
     for the trust store, ``host.dns_server`` for MX look-ups.
 

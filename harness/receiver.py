@@ -103,7 +103,7 @@ STARTTLS_REPLY = "220 2.0.0 SMTP server ready"
 
 @dataclass(frozen=True)
 class ReceiverPolicy:
-    """What the strict receiver demands of a connecting sender.
+    """The checks the strict receiver makes on a connecting sender.
 
     The default is the Outlook.com-like profile. ``dnsbl_zones`` are looked
     up in the fake DNS server, like a receiver's ``zen.spamhaus.org``.

@@ -221,7 +221,7 @@ def _signed_by(issuer: x509.Certificate, signature: bytes, data: bytes,
 
 def build_ocsp_response(request_der: bytes, issuer: x509.Certificate, issuer_key,  # type: ignore[no-untyped-def]
                         revoked_serials: Iterable[int], now: datetime.datetime) -> bytes:
-    """Answer a DER OCSP request as the issuer itself would, signed with its key.
+    """Build the response to a DER OCSP request as the issuer itself would, signed with its key.
 
     A request that does not parse gets the "malformedRequest" status; a
     request for another issuer's certificate gets "unauthorized" (RFC 6960

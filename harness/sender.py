@@ -81,7 +81,7 @@ class SenderStartTLS(str, enum.Enum):
 
 @dataclass(frozen=True)
 class SenderSettings:
-    """How the simulated sending host is set up; see the module docstring."""
+    """The set-up of the simulated sending host; the module docstring describes each field."""
 
     family: Family = Family.IPV4
     ptr: PTR = PTR.FORWARD_CONFIRMED

@@ -51,7 +51,7 @@ class StartTLS(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """How one simulated receiving MTA is set up.
+    """The set-up of one simulated receiving MTA.
 
     ``certificate`` is the default chain, presented when the client sends no
     SNI or a name missing from ``sni_certificates``.
@@ -95,7 +95,7 @@ class _AlertFlushingSSLProtocol(asyncio.sslproto.SSLProtocol):
         super()._on_handshake_complete(handshake_exc)
 
 
-# What the injection server sends right behind its "220 ready": a complete
+# The text the injection server sends right behind its "220 ready": a complete
 # reply that a careless client would read later, inside TLS, as if the
 # server had sent it encrypted (STARTTLS response injection, Poddebniak et
 # al., "Why TLS is better without STARTTLS", USENIX Security 2021).
@@ -315,7 +315,7 @@ class MailServer:
         if self._loop is None:
             self._loop = EventLoopThread(f"smtp-{self.address}").__enter__()
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted
-        # sockets only when their proto says TCP, and without it Nagle's
+        # sockets only when their proto is TCP, and without it Nagle's
         # algorithm holds each multi-line reply for a delayed ACK (~40 ms).
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

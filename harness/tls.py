@@ -181,7 +181,7 @@ def server_context(settings: TLSSettings, certfile: str, keyfile: str) -> ssl.SS
         context.load_cert_chain(certfile, keyfile)
     except ssl.SSLError as error:
         raise ConfigurationError(
-            f"OpenSSL refused the certificate {certfile}: {error.reason or error}; a weak key or "
+            f"OpenSSL rejected the certificate {certfile}: {error.reason or error}; a weak key or "
             "SHA-1 signature needs security_level = 0"
         ) from error
     if settings.dh_group is not None:
@@ -197,7 +197,7 @@ def _load_dh_group(context: ssl.SSLContext, name: str) -> None:
         context.load_dh_params(str(dh_group_file(name)))
     except ssl.SSLError as error:
         raise ConfigurationError(
-            f"OpenSSL refused DH group {name!r}: {error.reason or error}; a 1024-bit group needs "
+            f"OpenSSL rejected DH group {name!r}: {error.reason or error}; a 1024-bit group needs "
             "security_level = 1 or lower"
         ) from error
 
