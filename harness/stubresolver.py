@@ -306,7 +306,7 @@ class _Reader:
     """Reads a DNS message with a bounds check on every field."""
 
     def __init__(self, message: bytes) -> None:
-        self.message = message
+        self.message = bytes(message)  # slices of a bytearray would be bytearrays, which ipaddress rejects
         self.offset = 0
 
     def take(self, count: int, what: str) -> bytes:
@@ -326,31 +326,35 @@ class _Reader:
         return labels
 
 
-def read_name(message: bytes, offset: int, what: str = "name") -> tuple[tuple[bytes, ...], int]:
+def read_name(message: bytes, offset: int, what: str = "name", limit: int | None = None
+              ) -> tuple[tuple[bytes, ...], int]:
     """Read a possibly compressed name at ``offset``; return its labels and the offset after it.
 
     Compression (RFC 1035 section 4.1.4) replaces the end of a name with a
     pointer to an earlier occurrence. Every pointer must point before the
     start of the run of labels that contains it. The runs therefore start at
     ever smaller offsets, so a pointer loop is rejected instead of followed.
+    No label may reach ``limit`` (the end of the RDATA that holds the name).
     """
+    if not isinstance(message, bytes):
+        message = bytes(message)  # slices of a bytearray would be unhashable bytearrays
+    size = len(message) if limit is None else limit
     labels: list[bytes] = []
     wire_length = 1  # the root label
-    position = offset
-    run_start = offset
+    position = run_start = offset
     end: int | None = None
     while True:
-        if position >= len(message):
-            raise WireFormatError(f"the {what} at offset {offset} runs past the end of the message")
+        if position >= size:
+            raise WireFormatError(f"the {what} at offset {offset} runs past the end of its data")
         length = message[position]
         kind = length & 0xC0
         if kind == 0xC0:
-            if position + 1 >= len(message):
+            if position + 1 >= size:
                 raise WireFormatError(f"the {what} at offset {offset} ends inside a compression pointer")
             target = ((length & 0x3F) << 8) | message[position + 1]
             if target >= run_start:
                 raise WireFormatError(f"the {what} at offset {offset} has a compression pointer to offset {target}, "
-                                 f"which does not point back before offset {run_start} (a pointer loop)")
+                                      f"which does not point back before offset {run_start} (a pointer loop)")
             if end is None:
                 end = position + 2
             position = run_start = target
@@ -362,10 +366,9 @@ def read_name(message: bytes, offset: int, what: str = "name") -> tuple[tuple[by
         wire_length += 1 + length
         if wire_length > MAX_NAME_WIRE:
             raise WireFormatError(f"the {what} at offset {offset} is longer than {MAX_NAME_WIRE} octets")
-        label = message[position + 1:position + 1 + length]
-        if len(label) < length:
-            raise WireFormatError(f"the {what} at offset {offset} runs past the end of the message")
-        labels.append(label)
+        if position + 1 + length > size:
+            raise WireFormatError(f"the {what} at offset {offset} runs past the end of its data")
+        labels.append(message[position + 1:position + 1 + length])
         position += 1 + length
 
 
@@ -432,9 +435,9 @@ def _decode_rdata(message: bytes, start: int, rdata: bytes, rtype: int) -> objec
 
 
 def _rdata_name(message: bytes, offset: int, rdata_end: int, what: str) -> tuple[bytes, ...]:
-    # Reading the whole message lets a pointer in the RDATA reach earlier
-    # names, but the name itself must end exactly where the RDATA ends.
-    labels, end = read_name(message[:rdata_end], offset, what)
+    # A pointer in the RDATA may reach any earlier name, but the name itself
+    # must end exactly where the RDATA ends.
+    labels, end = read_name(message, offset, what, limit=rdata_end)
     if end != rdata_end:
         raise WireFormatError(f"the {what} ends at offset {end}, but its RDATA ends at offset {rdata_end}")
     return labels
@@ -641,7 +644,7 @@ class _Exchange:
         try:
             return parse_response(message)
         except WireFormatError as error:
-            raise self._malformed(f"{error} (over {transport})") from None
+            raise self._malformed(f"{error} (over {transport})") from error
 
     def _header_mismatch(self, message: bytes) -> str | None:
         if len(message) < _HEADER.size:
