@@ -48,7 +48,7 @@ from harness.stubresolver import (
 # busy 2-core machine to answer on loopback.
 SHORT_TIMEOUT = 0.2
 
-# The lab answers over UDP with at most 512 octets; 40 A records need more.
+# The lab's server sends at most 512 octets over UDP, and 40 A records need more.
 MANY_ADDRESSES = [f"127.0.1.{i}" for i in range(1, 41)]
 
 
@@ -161,7 +161,7 @@ TcpScript = Callable[[bytes], "bytes | None"]
 
 
 class ScriptedDnsServer:
-    """A DNS server on one loopback address that answers as a test script says.
+    """A DNS server on one loopback address whose replies come from test scripts.
 
     ``udp(query)`` returns the datagrams to send back, in order (none for a
     silent server). ``tcp(query)``, when given, returns the raw bytes to write
@@ -274,7 +274,7 @@ def _recv_exactly(connection: socket.socket, count: int) -> bytes:
 
 def reply(query: bytes, *answers: dnslib.RR, rcode: int = 0, id_offset: int = 0, truncated: bool = False,
           question: bool = True) -> bytes:
-    """Return a dnslib response to ``query``, changed as the arguments say."""
+    """Return a dnslib response to ``query`` with the answers, RCODE, ID change, TC bit and question given."""
     request = dnslib.DNSRecord.parse(query)
     response = request.reply()
     response.header.rcode = rcode
@@ -737,6 +737,16 @@ def test_codec_rejects_every_cut(generated):
     for end in range(len(wire)):
         with pytest.raises(WireFormatError):
             parse_response(wire[:end])
+
+
+@settings(max_examples=20, deadline=None)
+@given(responses(), st.binary(min_size=1, max_size=4))
+def test_codec_rejects_octets_after_last_record(generated, extra):
+    wire, _ = generated
+
+    parse_response(wire)
+    with pytest.raises(WireFormatError):
+        parse_response(wire + extra)
 
 
 @settings(max_examples=150, deadline=None)
