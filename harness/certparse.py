@@ -1,13 +1,15 @@
-"""A small, strict DER reader for the facts the probe prints about a leaf.
+"""A small, strict DER reader for the facts the probe prints about a certificate.
 
-``smtp-harness probe`` runs as a fresh command and has a start-up budget of
+``smtp-harness probe`` runs as a fresh command with a start-up budget of
 about 65 ms, Python's own start-up included. Importing ``cryptography.x509``
-alone takes about 25 ms of that in a fresh process, and asn1crypto costs the
-same (measured with ``python -X importtime`` on this project's development
-machine, Python 3.11, cryptography 50). The probe only needs to read a
-handful of facts from the certificates a server sends: the names, the
-validity dates, the key, the signature algorithm and the revocation
-pointers. This module reads them with the standard library alone.
+adds about 30 ms to a process that has already imported ssl, socket,
+datetime, ipaddress and dataclasses (``python -X importtime``, Python
+3.11.7, cryptography 50.0.2, on this project's 2-core development
+machine). The probe only needs a handful of facts from the leaf a server
+sends: the names, the validity dates, the key, the signature algorithm and
+the revocation pointers. This module reads them with the standard library
+alone. Its own import costs about 1.5 ms on the same machine, most of it
+spent building the dataclass.
 
 It reads, and never verifies: no signature is checked and no chain is
 built. OpenSSL judges the signatures during the handshake, and
@@ -20,8 +22,9 @@ Structures read (RFC 5280):
 - section 4.1: Certificate and TBSCertificate, including the optional
   version, issuerUniqueID, subjectUniqueID and extensions;
 - section 4.1.2.4: Name, rendered as an RFC 4514 string (section 2: RDNs in
-  reverse order, multi-valued RDNs joined with "+", special characters
-  escaped) the way cryptography's ``Name.rfc4514_string()`` renders it;
+  reverse order, the attributes of a multi-valued RDN joined with "+",
+  special characters escaped) the way cryptography's
+  ``Name.rfc4514_string()`` renders it;
 - section 4.1.2.5: Validity, with UTCTime years 50-99 read as 19xx and
   00-49 as 20xx (4.1.2.5.1), and GeneralizedTime without fractional seconds
   (4.1.2.5.2), both in the "Z" form;
@@ -32,12 +35,13 @@ Structures read (RFC 5280):
 Every other extension is skipped unread, critical or not, and at most one
 instance of each extension is accepted (RFC 5280 section 4.2).
 
-The encoding must be DER (ITU-T X.690): definite lengths in the fewest
-octets, minimal INTEGERs (8.3.2), OIDs without padding octets (8.19.2),
-the elements of each SET OF in ascending order of their encodings (11.6),
-BOOLEAN TRUE as 0xFF, and no DEFAULT value encoded. Anything that breaks
-these rules, ends early or carries trailing octets raises
-``CertificateParseError`` with the field it was reading.
+The parts it reads must be DER (ITU-T X.690): definite lengths in the
+fewest octets, minimal INTEGERs (8.3.2), OIDs without padding octets
+(8.19.2), the attributes of a multi-valued RDN in ascending order of their
+encodings (11.6), the critical flag as 0xFF when TRUE and absent when FALSE,
+and the version absent for v1. Anything that breaks these rules, ends
+early or carries trailing octets raises ``CertificateParseError`` naming
+the field it was reading.
 """
 
 from __future__ import annotations
@@ -202,7 +206,7 @@ _EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 _ED25519 = "1.3.101.112"
 _ED448 = "1.3.101.113"
 
-# Named curves that cryptography 50 knows: its name for each, and its key size.
+# Named curves that cryptography 50 supports: its name for each, and its key size.
 _CURVES = {
     "1.2.840.10045.3.1.1": ("secp192r1", 192),
     "1.3.132.0.33": ("secp224r1", 224),
@@ -220,7 +224,7 @@ _CURVES = {
 # length of the encoded key, 256 and 456.
 _EDDSA_KEY_OCTETS = {_ED25519: ("Ed25519", 32), _ED448: ("Ed448", 57)}
 
-# The longest length field accepted: four octets, lengths below 4 GiB.
+# The maximum number of length octets accepted: four, so lengths stay below 4 GiB.
 _MAX_LENGTH_OCTETS = 4
 
 # One element inside a constructed value: (tag, offset of the tag octet,
@@ -240,7 +244,9 @@ class CertificateFacts:
 
     ``subject`` and ``issuer`` are RFC 4514 strings equal to cryptography's
     ``Name.rfc4514_string()``. ``subject_der`` and ``issuer_der`` are the
-    encoded Names, byte for byte. Dates are timezone-aware UTC.
+    encoded Names, byte for byte. ``common_names`` contains the subject's
+    string-typed commonName values in encoding order. Dates are
+    timezone-aware UTC.
     ``key_type`` is "RSA", "EC", "DSA", "Ed25519" or "Ed448", or else the
     dotted OID of the key algorithm. ``key_bits`` is the RSA modulus or DSA
     p length, the EC curve size, 256 for Ed25519 and 456 for Ed448, or None
@@ -273,8 +279,8 @@ class CertificateFacts:
         """Whether the issuer and subject Names are the same bytes.
 
         RFC 5280 section 4.1.2.4 calls a certificate self-issued when the two
-        names match under its comparison rules; byte equality is the common
-        case of that and the one a self-signed leaf or a root shows.
+        names match under its comparison rules. Byte equality is the common
+        case, and the one that self-signed leaves and roots show.
         """
         return self.issuer_der == self.subject_der
 
@@ -441,7 +447,7 @@ def _read_attribute(data: bytes, attribute: _Element, field: str) -> tuple[str, 
 def _decode_text(tag: int, raw: bytes, field: str) -> str | None:
     """Decode a string-typed attribute value, or return None for any other type."""
     if tag == _PRINTABLE_STRING and raw.translate(None, _PRINTABLE_CHARACTERS):
-        raise _error(field, "PrintableString holds a character outside its set")
+        raise _error(field, "PrintableString contains a character outside its character set")
     try:
         if tag in _UTF8_VALUE_TAGS:
             return _decode_utf8(tag, raw)
@@ -450,7 +456,7 @@ def _decode_text(tag: int, raw: bytes, field: str) -> str | None:
         if tag == _UNIVERSAL_STRING:
             return _decode_fixed_width(raw, 4, "utf-32-be")
     except (UnicodeDecodeError, ValueError) as error:
-        raise _error(field, f"string value does not decode: {error}") from error
+        raise _error(field, f"invalid string value: {error}") from error
     return None
 
 
@@ -460,9 +466,9 @@ def _decode_utf8(tag: int, raw: bytes) -> str:
     except UnicodeDecodeError:
         if tag != _TELETEX_STRING:
             raise
-    # NOTE: cryptography 50 decodes TeletexString as UTF-8 and rejects
-    # anything else; legacy CAs wrote Latin-1 there, which this reader keeps
-    # readable instead of rejecting the whole certificate.
+    # NOTE: cryptography 50 decodes TeletexString as UTF-8 and rejects other
+    # bytes. Legacy CAs wrote Latin-1 there, so this reader falls back to
+    # Latin-1 instead of rejecting the whole certificate.
     return raw.decode("latin-1")
 
 
@@ -797,11 +803,11 @@ def _check_general_name(name: _Element, field: str) -> None:
 
 def _decode_ia5(raw: bytes, field: str) -> str:
     # cryptography 50 decodes dNSName and URI IA5Strings as UTF-8, so this
-    # reader does too instead of insisting on ASCII.
+    # reader does too, instead of requiring ASCII.
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise _error(field, f"value does not decode: {error}") from error
+        raise _error(field, f"invalid UTF-8: {error}") from error
 
 
 def _check_optional_order(parts: list[_Element], order: tuple[int, ...], field: str) -> None:
@@ -850,7 +856,7 @@ def _expect(data: bytes, position: int, end: int, tag: int, field: str) -> tuple
 
 
 def _single(data: bytes, start: int, stop: int, tag: int, field: str) -> tuple[int, int]:
-    """Read the one element an extnValue must hold, with nothing after it."""
+    """Read the one element an extnValue must contain, with nothing after it."""
     content_start, content_stop = _expect(data, start, stop, tag, field)
     if content_stop != stop:
         raise _error(field, f"{stop - content_stop} octets follow the value")
