@@ -330,9 +330,10 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
 
         probe = probe_command(where.address, where.port, where.mx, lab.cafile, host)
         if probe is not None:
+            run_tool(probe, {})  # warm-up: writes the bytecode cache of an editable install
             runs = [run_tool(probe, {}) for _ in range(repeat)]
             result["smtp-harness probe"] = tool_row(
-                statistics.median(r[0] for r in runs), findings(runs[0][1]), " ".join(probe[2:]))
+                statistics.median(r[0] for r in runs), findings(runs[0][1]), "smtp-harness " + " ".join(probe[1:]))
             timed_probe = probe_in_process(host)
             if timed_probe is not None:
                 result["harness.probe.probe, in-process"] = tool_row(
@@ -368,18 +369,21 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
 
 
 def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[str] | None:  # type: ignore[no-untyped-def]
-    """Return the ``smtp-harness probe`` command line when this checkout has that command, else None.
+    """Return the ``smtp-harness probe`` command line when this venv has that command, else None.
 
-    The probe gets the lab's DNS server as its resolver, so its reverse-DNS
-    and MX checks stay on loopback like everything else here.
+    It is the console script an admin runs, not ``python -m harness``, which
+    would add runpy's imports. The probe gets the lab's DNS server as its
+    resolver, so its reverse-DNS and MX checks stay on loopback like
+    everything else here.
     """
-    check = subprocess.run([sys.executable, "-m", "harness", "probe", "--help"], cwd=ROOT,
-                           capture_output=True, text=True)
+    script = Path(sys.executable).with_name("smtp-harness")
+    if not script.exists():
+        return None
+    check = subprocess.run([str(script), "probe", "--help"], capture_output=True, text=True)
     if check.returncode != 0:
         return None
     dns_address, dns_port = host.dns_server
-    return [sys.executable, "-m", "harness", "probe", f"{mx}:{port}", "--cafile", cafile,
-            "--resolver", f"{dns_address}:{dns_port}"]
+    return [str(script), "probe", f"{mx}:{port}", "--cafile", cafile, "--resolver", f"{dns_address}:{dns_port}"]
 
 
 def probe_in_process(host) -> tuple[float, list[str]] | None:  # type: ignore[no-untyped-def]
@@ -398,9 +402,13 @@ def probe_in_process(host) -> tuple[float, list[str]] | None:  # type: ignore[no
 
 
 def run_tool(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    # Python tools run as installed, from their bytecode cache: a
+    # PYTHONDONTWRITEBYTECODE inherited from a developer's shell would make an
+    # editable install compile every module on every run.
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TOOL_LIMIT,
-                              env={**os.environ, **env})
+                              env={**environment, **env})
     return time.perf_counter() - started, finished.stdout + finished.stderr
 
 

@@ -1,7 +1,5 @@
-"""Allow ``python -m harness``."""
+"""Allow ``python -m harness``, the same as the installed ``smtp-harness`` command."""
 
-import sys
+from .console import main
 
-from .cli import main
-
-sys.exit(main())
+main()

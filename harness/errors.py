@@ -8,7 +8,6 @@ message and never as a traceback.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 
@@ -32,6 +31,8 @@ class UnknownScenarioError(HarnessError):
 
     def __init__(self, slug: str, known: list[str]) -> None:
         self.slug = slug
+        import difflib  # only when a slug is unknown, so that every command starts faster
+
         close = difflib.get_close_matches(slug.lower(), known, n=3)
         if close:
             hint = "did you mean " + " or ".join(repr(name) for name in close) + "?"

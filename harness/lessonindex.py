@@ -10,7 +10,6 @@ out: ``smtp-harness list`` and ``run`` report such files with the full error.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +65,8 @@ def load_lesson_index(root: Path | None = None) -> LessonIndex:
 
 
 def _read_entry(path: Path) -> LessonEntry | None:
+    import tomllib  # here, because most probes never parse a scenario file
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         expect = data["broken"]["expect"]

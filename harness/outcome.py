@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
+# type checkers treat this name as True.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from .policy import PolicyResult

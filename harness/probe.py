@@ -14,9 +14,16 @@ the host really offers:
 - Microsoft's TLS 1.2 suites against every suite this OpenSSL knows, when
   TLS 1.2 is the best the host speaks;
 - the chain sent with and without SNI, judged property by property
-  (``certcheck``): trust, dates, names, key size, signature, CRL and OCSP;
+  (``certcheck``): trust (OpenSSL's verify code from a handshake that
+  checks the chain and nothing else), dates, names, key size, signature,
+  CRL and OCSP;
 - STARTTLS advertised, accepted and required;
-- forward-confirmed reverse DNS of the address.
+- forward-confirmed reverse DNS of the address (``stubresolver``).
+
+A probe is a command an admin runs again and again, so it starts fast: it
+reads certificates with ``certparse`` and queries DNS with ``stubresolver``,
+both standard library only, and imports cryptography only to check a CRL
+or an OCSP response (see docs/benchmarks.md for the measured start-up).
 
 Each problem becomes a ``Finding`` with its class, severity, evidence and the
 catalog scenario that teaches it. The probe never sends a message: it stops
@@ -37,22 +44,29 @@ import enum
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
-import dns.exception
-import dns.resolver
-import dns.reversename
-from cryptography.hazmat.primitives import serialization
-
 from . import timeouts
-from .certcheck import LeafSummary, check_chain, load_chain, load_roots, name_matches, san_names, summarize
+from .certcheck import (LeafSummary, check_leaf, check_revocation, find_issuer, name_matches, san_names, summarize,
+                        trust_finding)
+from .certparse import CertificateFacts, CertificateParseError, parse_certificate
 from .classify import TLSFailure, classify_tls_error
-from .errors import ConfigurationError
-from .findings import Finding, LessonSource, Severity, deduplicate, ordered, with_lessons
+from .errors import ConfigurationError, HarnessError
+from .findings import Finding, Severity, deduplicate, ordered, with_lessons
 from .legacyprobe import LegacyAnswer, ask_all
 from .outcome import FailureClass, Reply
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
+from .stubresolver import DnsLookupError, NoRecords, StubResolver
+
+# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
+# type checkers treat this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .findings import LessonSource
 from .tls import MICROSOFT_TLS12_CIPHERS, Version, _set_versions, strict_client_context
 
 C = FailureClass
@@ -219,14 +233,11 @@ class ProbeReport:
 
 def strict_context(cafile: str | None) -> ssl.SSLContext:
     """Build the strict client's context, trusting ``cafile`` or else the system store's CA file."""
-    chosen = cafile or ssl.get_default_verify_paths().cafile
-    if not chosen:
-        raise ConfigurationError("this system has no default CA file; give the trust store with --cafile FILE")
+    chosen = _trust_store(cafile)
     try:
         return strict_client_context(chosen)
     except (OSError, ssl.SSLError) as error:
-        raise ConfigurationError(f"cannot load the trust store {chosen}: {error}; give a PEM file "
-                                 "with --cafile") from error
+        raise _unusable_store(chosen, error) from error
 
 
 def relaxed_context(low: Version = Version.TLS1_0, high: Version = Version.TLS1_3,
@@ -239,10 +250,33 @@ def relaxed_context(low: Version = Version.TLS1_0, high: Version = Version.TLS1_
     return context
 
 
-def trust_roots(cafile: str | None) -> list:  # type: ignore[type-arg]
+def trust_context(cafile: str | None) -> ssl.SSLContext:
+    """Build a context that verifies the chain against the trust store, and nothing else.
+
+    Every version and suite is allowed at security level 0, so the handshake
+    reaches the certificate whatever the host speaks. OpenSSL's verify code
+    is then about the path to a root alone, because the context checks no
+    name and sets no key size or digest limit (the leaf checks report those).
+    """
+    context = relaxed_context()
+    context.verify_mode = ssl.CERT_REQUIRED
+    chosen = _trust_store(cafile)
+    try:
+        context.load_verify_locations(cafile=chosen)
+    except (OSError, ssl.SSLError) as error:
+        raise _unusable_store(chosen, error) from error
+    return context
+
+
+def _trust_store(cafile: str | None) -> str:
     chosen = cafile or ssl.get_default_verify_paths().cafile
-    with open(chosen, "rb") as handle:  # type: ignore[arg-type]
-        return load_roots([handle.read()])
+    if not chosen:
+        raise ConfigurationError("this system has no default CA file; give the trust store with --cafile FILE")
+    return chosen
+
+
+def _unusable_store(chosen: str, error: Exception) -> ConfigurationError:
+    return ConfigurationError(f"cannot load the trust store {chosen}: {error}; give a PEM file with --cafile")
 
 
 # One connection
@@ -348,6 +382,44 @@ def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
     return tls
 
 
+# One session waits at most this many times for the network (connect,
+# greeting, EHLO, STARTTLS, handshake, QUIT). Each wait is bounded by the
+# probe's timeout, so a round of sessions run at once ends within this many timeouts.
+SESSION_WAITS = 6
+
+
+def run_concurrently(tasks: dict[str, Callable[[], object]], limit: float) -> dict[str, object]:
+    """Run each task in a thread of its own and return the results by name, in the order given.
+
+    An exception raised by a task is raised here. A task still running after
+    ``limit`` seconds is an error: every network wait inside it has its own
+    timeout, so that means a wait without one.
+    """
+    results: dict[str, object] = {}
+    errors: dict[str, BaseException] = {}
+
+    def run(name: str, task: Callable[[], object]) -> None:
+        try:
+            results[name] = task()
+        except BaseException as error:  # re-raised in the caller's thread below
+            errors[name] = error
+
+    threads = [threading.Thread(target=run, args=item, name=f"probe {item[0]}", daemon=True) for item in tasks.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + limit
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = [thread.name for thread in threads if thread.is_alive()]
+    if late:
+        raise HarnessError(f"{', '.join(late)} did not finish within {limit:g} s (the probe's timeout "
+                           f"times {SESSION_WAITS} waits)")
+    for name in tasks:
+        if name in errors:
+            raise errors[name]
+    return {name: results[name] for name in tasks}
+
+
 def _reply(wire: Wire, stage: str, line: str | None, *codes: int) -> Reply:
     try:
         reply = wire.read_reply(f"the {stage} reply") if line is None else wire.command(line)
@@ -376,16 +448,11 @@ def _quit(wire: Wire) -> None:
 
 # DNS
 
-def make_resolver(config: ProbeConfig) -> dns.resolver.Resolver:
+def make_resolver(config: ProbeConfig) -> StubResolver:
+    """Return the stub resolver to ask: the server given with --resolver, else the system's first nameserver."""
     if config.resolver is None:
-        resolver = dns.resolver.Resolver()
-    else:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [config.resolver[0]]
-        resolver.port = config.resolver[1]
-    resolver.lifetime = config.timeout
-    resolver.timeout = config.timeout / 3
-    return resolver
+        return StubResolver.from_system(timeout=config.timeout)
+    return StubResolver(config.resolver, timeout=config.timeout)
 
 
 # A sender tries every MX in preference order, so the probe judges each
@@ -393,35 +460,43 @@ def make_resolver(config: ProbeConfig) -> dns.resolver.Resolver:
 MAX_TARGETS = 10
 
 
-def resolve_targets(config: ProbeConfig, resolver: dns.resolver.Resolver
-                    ) -> list[tuple[str, str | dns.exception.DNSException]]:
+def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[str, str | DnsLookupError]]:
     """Return (host name, address) pairs to probe: each MX of ``domain`` in preference order, or ``host``.
 
     A host whose A look-up fails is returned with the error in place of the
     address, unless it is the only host, whose error is raised.
     """
     if config.domain is not None:
-        try:
-            answer = resolver.resolve(config.domain, "MX")
-            records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
-            hosts = [str(record.exchange).rstrip(".") for record in records]
-        except dns.resolver.NoAnswer:
-            hosts = [config.domain]  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
+        hosts = _mail_hosts(config.domain, resolver)
     else:
         assert config.host is not None
         hosts = [config.host]
-    pairs: list[tuple[str, str | dns.exception.DNSException]] = []
+    pairs: list[tuple[str, str | DnsLookupError]] = []
     for host in hosts:
         if _is_address(host):
             pairs.append((host, host))
             continue
         try:
-            pairs.extend((host, record.address) for record in resolver.resolve(host, "A"))
-        except dns.exception.DNSException as error:
+            pairs.extend((host, address) for address in resolver.addresses(host, "A"))
+        except DnsLookupError as error:
             if len(hosts) == 1:
                 raise
             pairs.append((host, error))
     return pairs[:MAX_TARGETS]
+
+
+def _mail_hosts(domain: str, resolver: StubResolver) -> list[str]:
+    """Return the domain's MX hosts in preference order, or the domain itself when it has no MX."""
+    try:
+        records = sorted(resolver.mx(domain))
+    except NoRecords:
+        return [domain]  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
+    hosts = [exchange for _, exchange in records if exchange]
+    if not hosts:
+        # RFC 7505: a null MX (exchange ".") says the domain accepts no mail at all.
+        raise NoRecords(f"{domain} publishes a null MX (RFC 7505): it accepts no mail", domain, "MX",
+                        resolver.server)
+    return hosts
 
 
 def _is_address(text: str) -> bool:
@@ -441,11 +516,11 @@ def probe(config: ProbeConfig, catalog: LessonSource) -> ProbeReport:
     target = config.domain or config.host or ""
     try:
         pairs = resolve_targets(config, resolver)
-    except dns.exception.DNSException as error:
+    except DnsLookupError as error:
         return _lookup_failed(config, catalog, target, target, error, started)
     reports = []
     for host, address in pairs:
-        if isinstance(address, dns.exception.DNSException):
+        if isinstance(address, DnsLookupError):
             reports.append(_lookup_failed(config, catalog, target, host, address, time.perf_counter()))
         else:
             reports.append(_Probe(config, catalog, resolver, target, host, address, time.perf_counter()).run())
@@ -472,7 +547,7 @@ def _name_split_mx(reports: list[ProbeReport], catalog: LessonSource) -> list[Pr
 
 
 def _lookup_failed(config: ProbeConfig, catalog: LessonSource, target: str, host: str,
-                   error: dns.exception.DNSException, started: float) -> ProbeReport:
+                   error: DnsLookupError, started: float) -> ProbeReport:
     finding = Finding("dns", C.DNS_FAILURE, "lookup-failed", Severity.ERROR, f"The look-up of {host} failed.",
                       (f"{type(error).__name__}: {error}",), host=host)
     return ProbeReport(target, host, None, config.port, config.mode, config.sni, None, (), (), None,
@@ -482,7 +557,7 @@ def _lookup_failed(config: ProbeConfig, catalog: LessonSource, target: str, host
 class _Probe:
     """The steps of one probe, sharing what earlier steps learned."""
 
-    def __init__(self, config: ProbeConfig, catalog: LessonSource, resolver: dns.resolver.Resolver, target: str,
+    def __init__(self, config: ProbeConfig, catalog: LessonSource, resolver: StubResolver, target: str,
                  mx_host: str, address: str, started: float) -> None:
         self.config, self.catalog, self.resolver = config, catalog, resolver
         self.target, self.mx_host, self.address, self.started = target, mx_host, address, started
@@ -496,14 +571,17 @@ class _Probe:
     def run(self) -> ProbeReport:
         # With an address as the target and no --sni, the strict check matches the
         # address against the leaf (Python sends no SNI for an address).
-        strict = self._attempt(strict_context(self.config.cafile), self.name, "strict")
+        results = self._first_round()
+        strict = results["strict"]
+        assert isinstance(strict, Attempt)
+        self.attempts.append(strict)
         leaf = None
         if strict.stage in ("connect", "banner"):
             self._no_session(strict)
         else:
-            leaf = self._examine(strict)
+            leaf = self._examine(strict, results)
             self._strict_failure(strict)
-            self._reverse_dns()
+            self._reverse_dns(results["reverse dns"])  # type: ignore[arg-type]
         where = f"{self.mx_host} [{self.address}]:{self.config.port_of(self.address)}"
         findings = [dataclasses.replace(f, host=where) for f in ordered(deduplicate(self.findings))]
         return ProbeReport(self.target, self.mx_host, self.address, self.config.port_of(self.address),
@@ -511,6 +589,32 @@ class _Probe:
                            strict, tuple(self.attempts), tuple(self.versions), leaf,
                            tuple(with_lessons(findings, self.catalog)), time.perf_counter() - self.started,
                            self.plaintext)
+
+    def _first_round(self) -> dict[str, object]:
+        """Run the strict attempt, the relaxed sessions and the reverse look-up at once.
+
+        Each is a separate SMTP session (or DNS query), so the host serves them
+        in parallel, as it serves several senders; one after the other they
+        would take several times as long. The relaxed sessions do not need the
+        strict result: when it shows that TLS cannot start at all, ``_examine``
+        drops them unread, and they failed at the same step anyway.
+        """
+        tasks: dict[str, Callable[[], object]] = {
+            "strict": self._session(strict_context(self.config.cafile), self.name, "strict"),
+        }
+        if self.config.mode is Mode.STARTTLS:
+            tasks["plaintext"] = self._mail_before_starttls
+        for version in PROBED_VERSIONS:
+            tasks[f"version {version.value}"] = self._session(relaxed_context(version, version), self.sni,
+                                                              f"version {version.value}")
+        tasks["chain trust"] = self._session(trust_context(self.config.cafile), self.sni, "chain trust")
+        if self.sni is not None:
+            tasks["without SNI"] = self._session(relaxed_context(), None, "without SNI")
+        tasks["reverse dns"] = self._look_up_reverse
+        return run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
+
+    def _session(self, context: ssl.SSLContext, sni: str | None, name: str) -> Callable[[], Attempt]:
+        return lambda: attempt(self.config, self.address, context, sni, name)
 
     def _attempt(self, context: ssl.SSLContext, sni: str | None, name: str) -> Attempt:
         result = attempt(self.config, self.address, context, sni, name)
@@ -520,18 +624,21 @@ class _Probe:
     def _add(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def _examine(self, strict: Attempt) -> LeafSummary | None:
-        if self.config.mode is Mode.STARTTLS:
-            if not self._starttls(strict):
-                return None
-            self._plaintext_policy()
+    def _examine(self, strict: Attempt, results: dict[str, object]) -> LeafSummary | None:
+        starttls = self.config.mode is Mode.STARTTLS
+        if starttls and not self._starttls(strict):
+            return None
+        if starttls:
+            self._plaintext_policy(results["plaintext"])  # type: ignore[arg-type]
         if strict.stage not in ("handshake", "done"):
             return None  # the SMTP dialogue failed before TLS: relaxed TLS settings cannot help
-        best = self._versions()
+        self.attempts.extend(result for name, result in results.items()
+                             if isinstance(result, Attempt) and name != "strict")
+        best = self._versions(results)
         if best is None:
             return None
         self._suites(best)
-        return self._chain(best, strict)
+        return self._chain(best, results)
 
     # STARTTLS
 
@@ -557,8 +664,8 @@ class _Probe:
                           tuple(evidence), reply_code=strict.reply.code if strict.reply else None, hints=hints))
         return False
 
-    def _plaintext_policy(self) -> None:
-        """Learn whether the host takes mail without TLS (MAIL FROM, then RSET); refusing it is a warning."""
+    def _mail_before_starttls(self) -> Reply | None:
+        """Send MAIL FROM in plaintext, then RSET, and return the reply to MAIL (None when the session fails)."""
         sock = None
         try:
             sock = _connect(self.address, self.config)
@@ -569,12 +676,16 @@ class _Probe:
             _reply(wire, "rset", "RSET")
             _quit(wire)
         except _Stop:
-            return
+            return None
         finally:
             if sock is not None:
                 sock.close()
+        return reply
+
+    def _plaintext_policy(self, reply: Reply | None) -> None:
+        """Report a host that takes no mail without TLS; refusing it is a warning."""
         self.plaintext = reply
-        if reply.code == 530:
+        if reply is not None and reply.code == 530:
             self._add(Finding("starttls-required", C.SMTP_REJECTED, "reply-530", Severity.WARNING,
                               "The host requires STARTTLS before MAIL; RFC 3207 section 4 says a publicly "
                               "referenced MX must not, because senders without TLS can no longer deliver.",
@@ -582,11 +693,12 @@ class _Probe:
 
     # Protocol versions and suites
 
-    def _versions(self) -> Version | None:
-        """Try each version alone; report a host without TLS 1.2 or 1.3; return the best version spoken."""
+    def _versions(self, results: dict[str, object]) -> Version | None:
+        """Judge each version tried alone; report a host without TLS 1.2 or 1.3; return the best version spoken."""
         accepted: dict[Version, Attempt] = {}
         for version in PROBED_VERSIONS:
-            result = self._attempt(relaxed_context(version, version), self.sni, f"version {version.value}")
+            result = results[f"version {version.value}"]
+            assert isinstance(result, Attempt)
             self.versions.append((version.value, result.ok))
             if result.ok:
                 accepted[version] = result
@@ -674,28 +786,61 @@ class _Probe:
 
     # Chain
 
-    def _chain(self, best: Version, strict: Attempt) -> LeafSummary | None:
-        with_sni = next(a for a in self.attempts if a.name == f"version {best.value}" and a.ok)
+    def _chain(self, best: Version, results: dict[str, object]) -> LeafSummary | None:
+        with_sni = results[f"version {best.value}"]
+        trust = results["chain trust"]
+        assert isinstance(with_sni, Attempt) and isinstance(trust, Attempt)
         if not with_sni.chain:
             return None
-        chain = load_chain(with_sni.chain)
-        self.findings.extend(check_chain(chain, self.name, trust_roots(self.config.cafile),
-                                         revocation=True))
-        if self.sni is not None:
-            self._without_sni(best, chain[0])
-        return summarize(chain[0])
+        chain = self._read_chain(with_sni.chain)
+        if chain is None:
+            return None
+        leaf = chain[0]
+        self.findings.extend(check_leaf(leaf, self.name))
+        self._judge_trust(trust, chain)
+        issuer = find_issuer(leaf, list(trust.verified_chain), list(with_sni.chain))
+        self.findings.extend(check_revocation(leaf, issuer))
+        without_sni = results.get("without SNI")
+        if isinstance(without_sni, Attempt):
+            self._without_sni(without_sni, leaf)
+        return summarize(leaf)
 
-    def _without_sni(self, best: Version, leaf) -> None:  # type: ignore[no-untyped-def]
-        plain = self._attempt(relaxed_context(best, best), None, "without SNI")
-        if not plain.ok or not plain.chain or plain.chain[0] == leaf.public_bytes(serialization.Encoding.DER):
+    def _read_chain(self, ders: tuple[bytes, ...]) -> list[CertificateFacts] | None:
+        """Read each certificate the host sent; report one that this reader cannot parse."""
+        try:
+            return [parse_certificate(der) for der in ders]
+        except CertificateParseError as error:
+            self._add(Finding("leaf-parse", C.VALIDATION_FAILURE, "unreadable-certificate", Severity.WARNING,
+                              "The probe cannot read a certificate the host sends, so it checks no leaf "
+                              "property; the strict attempt above still shows OpenSSL's verdict.", (str(error),)))
+            return None
+
+    def _judge_trust(self, trust: Attempt, chain: list[CertificateFacts]) -> None:
+        """Report OpenSSL's verdict on the path from the leaf to a trusted root."""
+        failure = trust.failure
+        if failure is None:
             return
-        other = load_chain(plain.chain)[0]
+        if failure.verify_code is not None:
+            finding = trust_finding(failure.verify_code, failure.verify_message or "", chain)
+            if finding is not None:
+                self._add(finding)
+            return
+        self._add(Finding("chain-trust", failure.failure_class, failure.reason, Severity.WARNING,
+                          "The handshake that verifies the chain failed before OpenSSL judged it, so trust is "
+                          "not known.", (f"{trust.name}: {trust.error}",), alert=failure.alert))
+
+    def _without_sni(self, plain: Attempt, leaf: CertificateFacts) -> None:
+        if not plain.ok or not plain.chain or plain.chain[0] == leaf.der:
+            return
+        try:
+            other = parse_certificate(plain.chain[0])
+        except CertificateParseError:
+            return  # an unreadable default certificate is still another certificate; nothing to compare
         covers = any(name_matches(pattern, self.name) for pattern in san_names(other))
         self._add(Finding("sni", C.CERTIFICATE_HOST_MISMATCH, "certificate-depends-on-sni", Severity.INFO,
                           "The host picks its certificate by SNI; senders without SNI get another one"
                           + ("." if covers else f" that does not cover {self.name}."),
-                          (f"with SNI {self.sni}: {leaf.subject.rfc4514_string()}",
-                           f"without SNI: {other.subject.rfc4514_string()}")))
+                          (f"with SNI {self.sni}: {leaf.subject}", f"without SNI: {other.subject}")))
 
     # No SMTP session at all
 
@@ -729,28 +874,38 @@ class _Probe:
 
     # Reverse DNS
 
-    def _reverse_dns(self) -> None:
-        """Check that the address's PTR names a host whose A record points back (FCrDNS).
+    def _look_up_reverse(self) -> tuple[list[str], bool] | DnsLookupError:
+        """Return the PTR names of the address and whether one of them points back, or the look-up error."""
+        try:
+            names = self.resolver.ptr(self.address)
+        except DnsLookupError as error:
+            return error
+        family = "AAAA" if ":" in self.address else "A"
+        address = ipaddress.ip_address(self.address)
+        for name in names:
+            try:
+                if address in map(ipaddress.ip_address, self.resolver.addresses(name, family)):
+                    return names, True
+            except DnsLookupError:
+                continue
+        return names, False
+
+    def _reverse_dns(self, found: tuple[list[str], bool] | DnsLookupError) -> None:
+        """Report an address without a PTR, or whose PTR is not forward-confirmed (FCrDNS).
 
         Exchange Online's 5.7.25 (IPv6 senders without reverse DNS) is listed in Microsoft
         Learn, "Non-delivery reports in Exchange Online".
         """
-        try:
-            answer = self.resolver.resolve(dns.reversename.from_address(self.address), "PTR")
-            names = [str(record.target).rstrip(".") for record in answer]
-        except dns.exception.DNSException as error:
+        if isinstance(found, DnsLookupError):
             self._add(Finding("reverse-dns", C.DNS_FAILURE, "no-ptr", Severity.WARNING,
-                              f"The address {self.address} has no PTR record. Receivers refuse mail sent from "
+                              f"The address {self.address} has no PTR record. Receivers reject mail sent from "
                               "such addresses: Gmail, and Exchange Online for IPv6 senders (5.7.25). "
-                              "This matters when the MX also sends mail.", (f"PTR look-up: {type(error).__name__}: {error}",),
-                              hints=("no-ptr", "missing-ptr")))
+                              "This matters when the MX also sends mail.",
+                              (f"PTR look-up: {type(found).__name__}: {found}",), hints=("no-ptr", "missing-ptr")))
             return
-        for name in names:
-            try:
-                if self.address in [r.address for r in self.resolver.resolve(name, "A")]:
-                    return
-            except dns.exception.DNSException:
-                continue
+        names, confirmed = found
+        if confirmed:
+            return
         self._add(Finding("reverse-dns", C.DNS_FAILURE, "ptr-mismatch", Severity.WARNING,
                           f"The PTR of {self.address} is not forward-confirmed: no A record of "
                           f"{', '.join(names)} points back to it.", (f"PTR {', '.join(names)}",),

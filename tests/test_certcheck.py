@@ -1,8 +1,11 @@
-"""The chain checks of probe that no catalog host exercises yet: OCSP, against a real responder on loopback.
+"""The chain checks of probe that no catalog host exercises yet.
 
-The responder is the harness's PKI repository (a real HTTP server on a
-loopback address) publishing DER OCSP responses built with cryptography's
-OCSP builders, as a CA's responder would (RFC 6960).
+OCSP runs against a real responder on loopback: the harness's PKI
+repository (a real HTTP server on a loopback address) publishing DER OCSP
+responses built with cryptography's OCSP builders, as a CA's responder
+would (RFC 6960). The trust verdict's codes that no catalog host produces
+(2, 21, and a date error above the leaf) are fed to ``trust_finding``
+directly.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from harness.certcheck import check_chain
+from harness.certcheck import check_revocation, trust_finding
+from harness.certparse import parse_certificate
 from harness.findings import Severity
 from harness.loopback import allocate_address
 from harness.repository import RepositoryServer
@@ -58,6 +62,14 @@ def _leaf(root, ocsp_url: str) -> x509.Certificate:  # type: ignore[no-untyped-d
     )
 
 
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _revocation(leaf: x509.Certificate, root):  # type: ignore[no-untyped-def]
+    return check_revocation(parse_certificate(_der(leaf)), _der(root[0]))
+
+
 def _responder(root, status: ocsp.OCSPCertStatus):  # type: ignore[no-untyped-def]
     """Return a route that answers every request about the leaf with ``status``, signed by the root."""
     root_certificate, root_key = root
@@ -87,7 +99,7 @@ def test_ocsp_status_from_responder(root, status, expected):
         route, leaves = _responder(root, status)
         leaf = _leaf(root, repository.publish("/ocsp", route))
         leaves[leaf.serial_number] = leaf
-        findings = check_chain([leaf], NAME, [root[0]])
+        findings = _revocation(leaf, root)
 
     assert {(f.label, f.verify_code, f.hints[0]) for f in findings if f.severity is Severity.ERROR} == expected
 
@@ -96,7 +108,7 @@ def test_ocsp_responder_unreachable(root):
     address = allocate_address()
     leaf = _leaf(root, f"http://{address}:9/ocsp")
 
-    findings = check_chain([leaf], NAME, [root[0]])
+    findings = _revocation(leaf, root)
 
     assert [(f.label, f.verify_code, f.hints[0]) for f in findings] == \
         [("validation-failure/crl-unavailable", 3, "crl-unreachable")]
@@ -105,6 +117,57 @@ def test_ocsp_responder_unreachable(root):
 def test_revocation_outside_loopback_is_not_fetched(root):
     leaf = _leaf(root, "http://ocsp.example.org/")
 
-    findings = check_chain([leaf], NAME, [root[0]])
+    findings = _revocation(leaf, root)
 
     assert [(f.reason, f.severity) for f in findings] == [("not-checked", Severity.INFO)]
+
+
+def test_revocation_without_issuer_is_left_to_trust(root):
+    address = allocate_address()
+    leaf = _leaf(root, f"http://{address}:9/ocsp")
+
+    assert check_revocation(parse_certificate(_der(leaf)), None) == []
+
+
+@pytest.mark.parametrize(("code", "sent", "expected"), [
+    (2, 2, ("certificate-not-trusted/unknown-issuer", ("untrusted-root", "incomplete-chain"))),
+    (20, 1, ("certificate-not-trusted/unknown-issuer", ("incomplete-chain",))),
+    (21, 1, ("certificate-not-trusted/incomplete-chain", ("incomplete-chain",))),
+    (7, 2, ("validation-failure/bad-signature", ())),
+])
+def test_trust_finding_from_verify_code(root, code, sent, expected):
+    leaf = parse_certificate(_der(_leaf(root, "http://127.0.0.1:9/ocsp")))
+    chain = [leaf, parse_certificate(_der(root[0]))][:sent]
+
+    finding = trust_finding(code, "message from OpenSSL", chain)
+
+    assert finding is not None
+    assert (finding.label, finding.hints) == expected
+    assert finding.verify_code == code
+
+
+def test_trust_finding_none_when_verified(root):
+    leaf = parse_certificate(_der(_leaf(root, "http://127.0.0.1:9/ocsp")))
+
+    assert trust_finding(0, "ok", [leaf]) is None
+
+
+def test_trust_finding_leaves_leaf_dates_to_leaf_check(root):
+    expired = parse_certificate(_der(_leaf_valid_until(root, NOW - datetime.timedelta(days=1))))
+    current = parse_certificate(_der(_leaf_valid_until(root, NOW + datetime.timedelta(days=1))))
+
+    assert trust_finding(10, "certificate has expired", [expired]) is None
+    above_leaf = trust_finding(10, "certificate has expired", [current])
+    assert above_leaf is not None
+    assert (above_leaf.label, above_leaf.verify_code) == ("certificate-expired/expired", 10)
+
+
+def _leaf_valid_until(root, not_after: datetime.datetime) -> x509.Certificate:  # type: ignore[no-untyped-def]
+    root_certificate, root_key = root
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (
+        x509.CertificateBuilder().subject_name(_name(NAME)).issuer_name(root_certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(not_after - datetime.timedelta(days=10)).not_valid_after(not_after)
+        .sign(root_key, hashes.SHA256())
+    )

@@ -402,3 +402,20 @@ def test_probe_broken_host_exact_lesson(smtp_lab, slug):
     errors = [f for f in report.all_findings if f.severity is Severity.ERROR]
     assert [f.lesson for f in errors] == [slug]
     assert errors[0].label == CATALOG.get(slug).broken.expect.label
+
+
+def test_cli_null_mx_domain_could_not_connect(smtp_lab):
+    # RFC 7505: "0 ." declares that the domain accepts no mail, so there is no host to probe.
+    records = [Record("nullmx.probe.test", "MX", "0 .")]
+    smtp_lab.zone.add(records)
+    dns = f"{smtp_lab.dns.address}:{smtp_lab.dns.port}"
+    try:
+        status, text = run_cli("--domain", "nullmx.probe.test", "--resolver", dns, "--cafile", smtp_lab.cafile,
+                               "--json")
+    finally:
+        smtp_lab.zone.remove(records)
+
+    finding = json.loads(text)["findings"][0]
+    assert status == EXIT_CODES[Verdict.COULD_NOT_CONNECT]
+    assert (finding["class"], finding["reason"]) == ("dns-failure", "lookup-failed")
+    assert finding["evidence"][0].startswith("NoRecords: ")

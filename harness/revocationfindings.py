@@ -1,0 +1,66 @@
+"""The probe's revocation check: the leaf's CRL and OCSP status as findings.
+
+Kept apart from ``certcheck`` because it needs cryptography for the
+signatures of CRLs and the building of OCSP requests, and importing
+cryptography costs about as much as a whole probe of a host whose leaf
+names no CRL or responder. ``certcheck.check_revocation`` imports this
+module only when the leaf names one on loopback.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from .classify import classify_verify_code
+from .findings import Finding, Severity
+from .revocation import CERT_REVOKED, UNABLE_TO_GET_CRL, check_crl, fetch, ocsp_urls
+
+
+def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
+    """Return the leaf's revocation problems: revoked, or its CRL or responder unusable."""
+    leaf = x509.load_der_x509_certificate(leaf_der)
+    issuer = x509.load_der_x509_certificate(issuer_der)
+    findings = []
+    crl = check_crl(leaf, issuer)
+    if not crl.good and crl.verify_code is not None:
+        hints = ("revoked",) if crl.verify_code == CERT_REVOKED else ("crl-unreachable",)
+        findings.append(_verify_finding("revocation-crl", crl.verify_code, crl.message,
+                                        [f"CRL {crl.source}: {crl.message}"], hints))
+    findings.extend(_ocsp(leaf, issuer))
+    return findings
+
+
+def _verify_finding(check: str, code: int, summary: str, evidence: list[str], hints: tuple[str, ...]) -> Finding:
+    failure = classify_verify_code(code)
+    return Finding(check, failure.failure_class, failure.reason, Severity.ERROR, summary, tuple(evidence),
+                   verify_code=code, hints=hints)
+
+
+def _ocsp(leaf: x509.Certificate, issuer: x509.Certificate) -> list[Finding]:
+    urls = ocsp_urls(leaf)
+    if not urls:
+        return []
+    url = urls[0]
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
+    # SHA-1 here only names the certificate in the request (RFC 6960 section 4.1.1
+    # CertID); every responder supports it, and it signs nothing.
+    try:
+        body = request.public_bytes(serialization.Encoding.DER)
+        answer = ocsp.load_der_ocsp_response(fetch(url, data=body, content_type="application/ocsp-request"))
+    except (OSError, ValueError, urllib.error.URLError) as error:
+        return [_verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
+                                f"The OCSP responder named in the leaf does not answer: {error}",
+                                [f"OCSP {url}: {error}"], ("crl-unreachable",))]
+    if answer.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return [_verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
+                                f"The OCSP responder answered {answer.response_status.name}.",
+                                [f"OCSP {url}: {answer.response_status.name}"], ("crl-unreachable",))]
+    if answer.certificate_status is ocsp.OCSPCertStatus.REVOKED:
+        return [_verify_finding("revocation-ocsp", CERT_REVOKED, "The OCSP responder says the leaf is revoked.",
+                                [f"OCSP {url}: revoked at {answer.revocation_time_utc}"], ("revoked-ocsp",))]
+    return []
+
