@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import urllib.parse
 from dataclasses import dataclass
 
 from .certparse import CertificateFacts
@@ -285,4 +284,6 @@ def check_revocation(leaf: CertificateFacts, issuer_der: bytes | None) -> list[F
 
 
 def _on_loopback(url: str) -> bool:
+    import urllib.parse  # here, because most leaves a probe reads name no CRL or responder
+
     return is_loopback(urllib.parse.urlsplit(url).hostname or "")

@@ -15,21 +15,19 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
-from . import __version__
+from . import __version__, helpformat
 from .errors import ConfigurationError, HarnessError
 from .loopback import is_loopback
 from .probecli import add_probe_parser, cmd_probe
 
-# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
-# type checkers treat this name as True.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 
 # The servers, the PKI and the policy engine are imported by the commands
 # that use them: `probe` needs none of them, and a cold start is most of its
 # run time.
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Iterator, Sequence, TextIO
 
     from .catalog import Catalog
@@ -61,7 +59,7 @@ POLICY_RUNS = (("broken", "policy"), ("broken", "opportunistic"), ("fixed", "pol
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = helpformat.ArgumentParser(
         prog="smtp-harness",
         description="Reproduce on loopback each way a mail host's TLS makes a strict peer like "
                     "Outlook.com fail, and prove each fix.",
@@ -79,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="variants run at the same time in each process (default: 4 per core, "
                           "from 2 to 16; 1 runs them in order)")
-    run.add_argument("--tlsrpt", type=Path, metavar="FILE",
+    run.add_argument("--tlsrpt", type=_path, metavar="FILE",
                      help="write an RFC 8460 TLS-RPT aggregate report of the policy sessions to FILE")
     run.add_argument("--processes", type=_positive_int, default=None,
                      help="processes that share the variants, each with its own lab and --workers threads "
@@ -109,9 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_common_options(parser: argparse.ArgumentParser, verbose: object, catalog: object) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=verbose,
                         help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
-    parser.add_argument("--catalog", type=Path, default=catalog, metavar="DIR",
+    parser.add_argument("--catalog", type=_path, default=catalog, metavar="DIR",
                         help="read scenario files from DIR (one sub-folder per group; files directly in DIR "
                              "form the group 'ungrouped') instead of the catalog installed with the package")
+
+
+def _path(text: str) -> Path:
+    from pathlib import Path  # here, so that a cold probe does not import pathlib
+
+    return Path(text)
 
 
 def _ipv4_address(text: str) -> str:

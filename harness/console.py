@@ -8,6 +8,14 @@ far into the permanent generation (``gc.freeze``), where no collection
 looks. A cold ``smtp-harness probe`` is about 7 ms faster for it
 (docs/benchmarks.md). ``cli.main`` itself leaves the collector alone,
 because tests and other programs call it in a process that goes on.
+
+The modules a probe imports follow two more rules for the same reason.
+What only another command or a rare path needs (logging, json, pathlib,
+tomllib, cryptography, tlslite-ng, the servers) is imported where it is
+used. And typing is not imported at run time: those modules set
+``TYPE_CHECKING = False`` themselves, a name that mypy and pyright treat
+as True like ``typing.TYPE_CHECKING``, and import typing's names for
+annotations under it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ message and never as a traceback.
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class HarnessError(Exception):
@@ -19,6 +22,8 @@ class ScenarioError(HarnessError):
     """A scenario file is invalid: names the file, the key and the bad value."""
 
     def __init__(self, path: Path | str, key: str, problem: str) -> None:
+        from pathlib import Path  # here, so that a cold probe does not import pathlib
+
         self.path = Path(path)
         self.key = key
         self.problem = problem

@@ -20,9 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
-# type checkers treat this name as True.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 
 from .outcome import FailureClass
 

@@ -14,9 +14,7 @@ import os
 import selectors
 import socket
 import threading
-# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
-# type checkers treat this name as True.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 
 if TYPE_CHECKING:
     import socketserver  # for annotations only: the probe imports this module and starts no server

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import ipaddress
 import socket
 import ssl
@@ -55,18 +56,16 @@ from .certparse import CertificateFacts, CertificateParseError, parse_certificat
 from .classify import TLSFailure, classify_tls_error
 from .errors import ConfigurationError, HarnessError
 from .findings import Finding, Severity, deduplicate, ordered, with_lessons
-from .legacyprobe import LegacyAnswer, ask_all
 from .outcome import FailureClass, Reply
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
 from .stubresolver import DnsLookupError, NoRecords, StubResolver
 
-# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
-# type checkers treat this name as True.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .findings import LessonSource
+    from .legacyprobe import LegacyAnswer
 from .tls import MICROSOFT_TLS12_CIPHERS, Version, _set_versions, strict_client_context
 
 C = FailureClass
@@ -305,12 +304,23 @@ def attempt(config: ProbeConfig, address: str, context: ssl.SSLContext, sni: str
 
 
 def _connect(address: str, config: ProbeConfig) -> socket.socket:
+    """Open a TCP connection to ``address``, which is always an IP address by now.
+
+    The socket is made for the address's family and connected directly:
+    ``socket.create_connection`` would pass the address through
+    ``getaddrinfo``, which imports Python's IDNA codec (about 2 ms of a cold
+    probe) to encode a name there is none of.
+    """
+    port = config.port_of(address)
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(config.timeout)
     try:
-        sock = socket.create_connection((address, config.port_of(address)), timeout=config.timeout)
+        sock.connect((address, port))
     except OSError as error:
+        sock.close()
         reason = "connection-refused" if isinstance(error, ConnectionRefusedError) else "connect-error"
         raise _Stop("connect", TLSFailure(C.CONNECTION_FAILURE, reason),
-                    f"connect to {address}:{config.port_of(address)} failed: {error}") from error
+                    f"connect to {address}:{port} failed: {error}") from error
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -368,7 +378,7 @@ def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
     tls = None
     try:
         # wrap_socket detaches ``sock``: from here on only ``tls`` owns the descriptor.
-        tls = context.wrap_socket(sock, server_hostname=sni, do_handshake_on_connect=False)
+        tls = context.wrap_socket(sock, server_hostname=_ascii_or_text(sni), do_handshake_on_connect=False)
         tls.do_handshake()
     except (ssl.SSLError, OSError) as error:
         if tls is not None:
@@ -418,6 +428,19 @@ def run_concurrently(tasks: dict[str, Callable[[], object]], limit: float) -> di
         if name in errors:
             raise errors[name]
     return {name: results[name] for name in tasks}
+
+
+def _ascii_or_text(name: str | None) -> bytes | str | None:
+    """Return an ASCII server name as bytes, which ``ssl`` hands to OpenSSL as it is.
+
+    Given text, ``ssl`` encodes the name with Python's IDNA codec, whose
+    import costs a cold probe about 2 ms; for an ASCII name (an A-label, as
+    in every MX record) the result would be the same bytes. A name with
+    other characters stays text, so that the codec converts it.
+    """
+    if name is not None and name.isascii():
+        return name.encode("ascii")
+    return name
 
 
 def _reply(wire: Wire, stage: str, line: str | None, *codes: int) -> Reply:
@@ -599,22 +622,30 @@ class _Probe:
         strict result: when it shows that TLS cannot start at all, ``_examine``
         drops them unread, and they failed at the same step anyway.
         """
+        # Built here, so that an unusable trust store stops the probe before any
+        # connection; it also pays OpenSSL's one-time initialization.
+        strict = strict_context(self.config.cafile)
         tasks: dict[str, Callable[[], object]] = {
-            "strict": self._session(strict_context(self.config.cafile), self.name, "strict"),
+            "strict": self._session(lambda: strict, self.name, "strict"),
         }
         if self.config.mode is Mode.STARTTLS:
             tasks["plaintext"] = self._mail_before_starttls
         for version in PROBED_VERSIONS:
-            tasks[f"version {version.value}"] = self._session(relaxed_context(version, version), self.sni,
-                                                              f"version {version.value}")
-        tasks["chain trust"] = self._session(trust_context(self.config.cafile), self.sni, "chain trust")
+            tasks[f"version {version.value}"] = self._session(functools.partial(relaxed_context, version, version),
+                                                              self.sni, f"version {version.value}")
+        tasks["chain trust"] = self._session(lambda: trust_context(self.config.cafile), self.sni, "chain trust")
         if self.sni is not None:
-            tasks["without SNI"] = self._session(relaxed_context(), None, "without SNI")
+            tasks["without SNI"] = self._session(relaxed_context, None, "without SNI")
         tasks["reverse dns"] = self._look_up_reverse
         return run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
 
-    def _session(self, context: ssl.SSLContext, sni: str | None, name: str) -> Callable[[], Attempt]:
-        return lambda: attempt(self.config, self.address, context, sni, name)
+    def _session(self, context: Callable[[], ssl.SSLContext], sni: str | None, name: str) -> Callable[[], Attempt]:
+        """Return a task that builds its TLS context and runs one session with it.
+
+        The task builds the context in its own thread, where OpenSSL's work
+        overlaps the other sessions' network waits.
+        """
+        return lambda: attempt(self.config, self.address, context(), sni, name)
 
     def _attempt(self, context: ssl.SSLContext, sni: str | None, name: str) -> Attempt:
         result = attempt(self.config, self.address, context, sni, name)
@@ -730,6 +761,8 @@ class _Probe:
                               "implicit TLS (probe it with --mode starttls).", tuple(errors[:1]),
                               hints=("implicit-tls-on-submission-port",)))
             return
+        from .legacyprobe import ask_all  # tlslite-ng's handshakes, needed only for a host OpenSSL cannot reach
+
         answers = ask_all(lambda: ready_for_tls(self.config, self.address), self.sni)
         evidence = tuple(errors) + tuple(f"tlslite-ng, {a.question}: {'accepted, ' if a.ok else ''}{a.detail}"
                                          for a in answers.values())

@@ -8,14 +8,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
-from . import timeouts
+from . import helpformat, timeouts
 from .errors import ConfigurationError
 from .lessonindex import load_lesson_index
 from .probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe, render_text
 
-# typing.TYPE_CHECKING without importing typing, which costs a cold probe 2 ms;
-# type checkers treat this name as True.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 if TYPE_CHECKING:
     from typing import TextIO
 
@@ -45,7 +43,7 @@ def add_probe_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
                     "re-probes (each TLS version, Microsoft's suites, the chain with and without SNI, dates, "
                     "names, keys, signatures, CRL/OCSP, STARTTLS, reverse DNS). It connects only to the "
                     "host you name, or to the MX of the domain you name. It sends no message.",
-        epilog=PROBE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=PROBE_EPILOG, formatter_class=helpformat.RawDescriptionHelpFormatter)
     parser.add_argument("target", nargs="?", metavar="TARGET", help="host[:port] or address[:port] to probe")
     parser.add_argument("--domain", metavar="DOMAIN", help="probe every MX host of this mail domain instead of TARGET")
     parser.add_argument("--port", type=_port_option, default=None,

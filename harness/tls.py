@@ -20,9 +20,13 @@ import ssl
 import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import ConfigurationError
+
+TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MICROSOFT_TLS12_CIPHERS = ":".join([
     "ECDHE-RSA-AES256-GCM-SHA384",
@@ -83,6 +87,8 @@ def dh_group_file(name: str) -> Path:
     """Return the PEM file of a published DH group named in ``DH_GROUPS``."""
     if name not in DH_GROUPS:
         raise ConfigurationError(f"unknown DH group {name!r}; use one of {', '.join(DH_GROUPS)}")
+    from pathlib import Path  # here, so that a cold probe does not import pathlib
+
     return Path(__file__).resolve().parent / "dhgroups" / DH_GROUPS[name]
 
 
