@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import EXIT_OK, EXIT_USAGE, main
+from harness.helpformat import help_width
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -109,3 +110,21 @@ def test_serve_banner_shows_broken_client(capsys):
     assert status == EXIT_OK
     assert "the broken client of this scenario" in text
     assert " --tlsc" in text
+
+
+@pytest.mark.parametrize(("columns", "expected"), [("60", 58), ("0", None), ("wide", None)])
+def test_help_width_follows_columns(monkeypatch, columns, expected):
+    monkeypatch.setenv("COLUMNS", columns)
+
+    # Without a usable COLUMNS the width is shutil's answer: the terminal, else 80.
+    assert help_width() == (expected if expected is not None else shutil.get_terminal_size().columns - 2)
+
+
+def test_help_wraps_at_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "60")
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 60
