@@ -318,8 +318,10 @@ print(outcome.label, outcome.alert or "", outcome.verify_code or "")
 
 
 def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | None,
-                      testssl: str | None) -> dict[str, object]:
+                      testssl: str | None) -> tuple[dict[str, object], dict[str, float]]:
+    """Time each tool on the broken server; return the rows by tool, and the steps of a cold probe."""
     result: dict[str, object] = {}
+    parts: dict[str, float] = {}
     with lab.host(BROKEN, "broken") as host:
         where = host.address
         outcome = host.deliver()
@@ -334,6 +336,7 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
             runs = [run_tool(probe, {}) for _ in range(repeat)]
             result["smtp-harness probe"] = tool_row(
                 statistics.median(r[0] for r in runs), findings(runs[0][1]), "smtp-harness " + " ".join(probe[1:]))
+            parts = measure_probe_parts(probe[1:], repeat)
             timed_probe = probe_in_process(host)
             if timed_probe is not None:
                 result["harness.probe.probe, in-process"] = tool_row(
@@ -365,7 +368,7 @@ def measure_diagnosis(lab: Lab, repeat: int, full_testssl: bool, sslyze: str | N
                 seconds, text = run_tool(base, env)
                 result["testssl.sh full run"] = tool_row(
                     seconds, findings(text), "NXCONNECT=127.0.0.1:0 testssl " + " ".join(base[1:]))
-    return result
+    return result, parts
 
 
 def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[str] | None:  # type: ignore[no-untyped-def]
@@ -386,6 +389,50 @@ def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[s
     return [str(script), "probe", f"{mx}:{port}", "--cafile", cafile, "--resolver", f"{dns_address}:{dns_port}"]
 
 
+# The steps of ``smtp-harness probe`` (``console.main`` and ``cli.main``),
+# timed one by one inside a fresh interpreter.
+PROBE_PARTS_SCRIPT = """
+import gc, sys, time
+started = time.perf_counter()
+gc.disable()
+from harness import cli
+from harness.lessonindex import load_lesson_index
+from harness.probe import probe, render_text
+from harness.probecli import config_from_args
+gc.freeze()
+gc.enable()
+imported = time.perf_counter()
+args = cli.build_parser().parse_args(sys.argv[1:])
+parsed = time.perf_counter()
+lessons = load_lesson_index()
+indexed = time.perf_counter()
+render_text(probe(config_from_args(args), lessons))
+probed = time.perf_counter()
+print(imported - started, parsed - imported, indexed - parsed, probed - indexed)
+"""
+
+PROBE_PARTS = ("imports", "building the command line's parsers", "the lesson index (the catalog's file names)",
+               "the probe: DNS, the SMTP sessions, the checks, the report")
+
+
+def measure_probe_parts(arguments: list[str], repeat: int) -> dict[str, float]:
+    """Time each step of a cold probe in a fresh interpreter; return the median ms of each, and of the whole run.
+
+    What the steps leave of the whole run is the interpreter's start and
+    exit, and the printing.
+    """
+    samples: list[list[float]] = []
+    walls = []
+    for _ in range(repeat + 1):  # the first run is a warm-up
+        wall, text = run_tool([sys.executable, "-c", PROBE_PARTS_SCRIPT, *arguments], {})
+        samples.append([float(value) for value in text.split()[:len(PROBE_PARTS)]])
+        walls.append(wall)
+    parts = {name: statistics.median(sample[i] for sample in samples[1:]) * 1000
+             for i, name in enumerate(PROBE_PARTS)}
+    parts["whole run"] = statistics.median(walls[1:]) * 1000
+    return parts
+
+
 def probe_in_process(host) -> tuple[float, list[str]] | None:  # type: ignore[no-untyped-def]
     """Time ``harness.probe.probe`` on the host in this process; None when this checkout has no probe."""
     try:
@@ -402,13 +449,9 @@ def probe_in_process(host) -> tuple[float, list[str]] | None:  # type: ignore[no
 
 
 def run_tool(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    # Python tools run as installed, from their bytecode cache: a
-    # PYTHONDONTWRITEBYTECODE inherited from a developer's shell would make an
-    # editable install compile every module on every run.
-    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TOOL_LIMIT,
-                              env={**environment, **env})
+                              env={**os.environ, **env})
     return time.perf_counter() - started, finished.stdout + finished.stderr
 
 
@@ -517,6 +560,7 @@ def report(data: dict[str, object]) -> str:
     add("| tool | seconds | problems named | ratio to the harness, fresh process | ratio to the harness, in-process |")
     add("| --- | ---: | --- | ---: | ---: |")
     diagnosis = data["diagnosis"]
+    parts: dict[str, float] = data.get("probe_parts") or {}  # type: ignore[assignment]
     # The like-for-like reference is a fresh process, as sslyze and testssl.sh are.
     reference_name = "smtp-harness probe" if "smtp-harness probe" in diagnosis \
         else "harness strict client, fresh process"  # type: ignore[operator]
@@ -529,6 +573,15 @@ def report(data: dict[str, object]) -> str:
     add("\nCommands:\n")
     for name, row in diagnosis.items():  # type: ignore[union-attr]
         add(f"- {name}: `{row['command']}`")
+    if parts:
+        add("\n## Where a cold probe's time goes (median ms of each step, in a fresh interpreter)\n")
+        add("| step | ms |")
+        add("| --- | ---: |")
+        for name in PROBE_PARTS:
+            add(f"| {name} | {parts[name]:.1f} |")
+        rest = parts["whole run"] - sum(parts[name] for name in PROBE_PARTS)
+        add(f"| the interpreter's start and exit, and printing | {rest:.1f} |")
+        add(f"| whole run (`python -c <the steps>`) | {parts['whole run']:.1f} |")
     return "\n".join(lines)
 
 
@@ -540,6 +593,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--testssl", help="path of testssl.sh ('none' to skip; default: search)")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 10
+    # Every Python child (the harness from this checkout, sslyze) runs from
+    # its bytecode cache, as installed programs do. A PYTHONDONTWRITEBYTECODE
+    # inherited from a developer's shell would make each child compile the
+    # checkout's modules again on every run: `python -c "import harness.cli"`
+    # took 80 ms that way here, against 53 ms from the cache.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     # Failed handshakes are the point of most variants; their warnings would bury the report.
     logging.basicConfig(level=logging.ERROR)
 
@@ -558,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         print("measuring each variant ...", file=sys.stderr)
         data["variant_rows"] = measure_variants(lab, scenarios, max(3, repeat // 2), floor_ms)
         print("diagnosing the broken server ...", file=sys.stderr)
-        data["diagnosis"] = measure_diagnosis(lab, repeat, not args.quick, sslyze, testssl)
+        data["diagnosis"], data["probe_parts"] = measure_diagnosis(lab, repeat, not args.quick, sslyze, testssl)
     print("running smtp-harness run ...", file=sys.stderr)
     data["cli"] = measure_cli(3 if args.quick else 5, floor_ms)
     print("measuring parts ...", file=sys.stderr)

@@ -5,7 +5,7 @@ classes, functions) that live until the process exits. The collector would
 scan them in every full collection, the final one at exit included. So the
 command imports with the collector off, then moves everything imported so
 far into the permanent generation (``gc.freeze``), where no collection
-looks. A cold ``smtp-harness probe`` is about 7 ms faster for it
+looks. A cold ``smtp-harness probe`` is about 6 ms faster for it
 (docs/benchmarks.md). ``cli.main`` itself leaves the collector alone,
 because tests and other programs call it in a process that goes on.
 
