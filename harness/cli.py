@@ -84,10 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: one per core for catalogs of 16 variants or more; 1 runs in this process)")
 
     explain = commands.add_parser("explain", help="show a scenario's lesson with its broken and fixed runs")
-    explain.add_argument("slug", metavar="SLUG")
+    explain.add_argument("slug", metavar="SLUG", help="the scenario to explain (see smtp-harness list)")
 
     serve = commands.add_parser("serve", help="keep a scenario's host and DNS running on loopback")
-    serve.add_argument("slug", metavar="SLUG")
+    serve.add_argument("slug", metavar="SLUG", help="the scenario whose host to serve (see smtp-harness list)")
     serve.add_argument("--variant", choices=("broken", "fixed"), default="broken",
                        help="which set-up to serve (default: broken)")
     serve.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_common_options(parser: argparse.ArgumentParser, verbose: object, catalog: object) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=verbose,
-                        help="log lifecycle events (-v) or every SMTP line (-vv) to stderr")
+                        help="log lifecycle events (-v) or every SMTP line (-vv) to stderr; "
+                             "with probe, list every session it made and its result")
     parser.add_argument("--catalog", type=_path, default=catalog, metavar="DIR",
                         help="read scenario files from DIR (one sub-folder per group; files directly in DIR "
                              "form the group 'ungrouped') instead of the catalog installed with the package")

@@ -6,8 +6,9 @@ admin enables TLS 1.2 the next attempt fails on the certificate. The probe
 first makes the strict attempt (the strict client's settings: STARTTLS
 required, SNI with the MX name, TLS 1.2 and 1.3 with Microsoft's suites,
 chain verified against the trust store, name matched against subjectAltName
-only, revocation checked), then re-probes with relaxed settings to learn what
-the host really offers:
+only), then re-probes with relaxed settings to learn what the host really
+offers, and checks the leaf's revocation as the strict client does after
+its handshake:
 
 - each protocol version from TLS 1.0 to 1.3 alone (security level 0 where
   OpenSSL 3 needs it for the old ones);
@@ -58,7 +59,7 @@ from .errors import ConfigurationError, HarnessError
 from .findings import Finding, Severity, deduplicate, ordered, with_lessons
 from .outcome import FailureClass, Reply
 from .smtpwire import SMTPDisconnected, SMTPProtocolError, SMTPTimeout, Wire
-from .stubresolver import DnsLookupError, NoRecords, StubResolver
+from .stubresolver import DnsLookupError, NameNotFound, NoRecords, StubResolver
 
 TYPE_CHECKING = False  # typing's constant without importing typing; see harness/console.py
 if TYPE_CHECKING:
@@ -136,8 +137,10 @@ class ProbeConfig:
             raise ConfigurationError("give either a TARGET host[:port] or --domain DOMAIN, not both or neither")
         if not 0 < self.port < 65536:
             raise ConfigurationError(f"invalid port {self.port}: expected 1 to 65535 (25, 587 or 465)")
-        if self.timeout <= 0:
-            raise ConfigurationError(f"invalid timeout {self.timeout}: expected more than 0 seconds")
+        # Written so that NaN fails too: every comparison with NaN is false.
+        if not 0 < self.timeout <= timeouts.PROBE_TIMEOUT_MAX:
+            raise ConfigurationError(f"invalid timeout {self.timeout}: expected more than 0 and at most "
+                                     f"{timeouts.PROBE_TIMEOUT_MAX:g} seconds")
 
 
 @dataclass(frozen=True)
@@ -756,6 +759,8 @@ class _Probe:
         tried = [a for a in self.attempts if a.name.startswith("version ")]
         errors = [f"{a.name}: {a.error}" for a in tried]
         if all(a.failure is not None and a.failure.reason == "not-tls" for a in tried):
+            # No version was really tried: every handshake met plaintext.
+            self.versions.clear()
             self._add(Finding("protocol-versions", C.VALIDATION_FAILURE, "not-tls", Severity.ERROR,
                               "The host answers the handshake with plaintext: the port speaks STARTTLS, not "
                               "implicit TLS (probe it with --mode starttls).", tuple(errors[:1]),
@@ -883,8 +888,9 @@ class _Probe:
         failure = strict.failure
         summary, hints = f"No SMTP session with {self.address}:{self.config.port_of(self.address)}.", ()
         if strict.stage == "banner" and failure.reason == "reply-timeout" and self.config.mode is Mode.STARTTLS:
-            summary = ("No SMTP greeting: a port that expects implicit TLS (465) waits for the client's "
-                       "handshake in silence; probe it with --mode implicit.")
+            summary = (f"No SMTP greeting within {self.config.timeout:g} s. A port that expects implicit TLS "
+                       "(465) waits in silence for the client's handshake: if this is such a port, probe it "
+                       "with --mode implicit.")
             hints = ("plaintext-on-implicit-tls-port",)
         self._add(Finding("connect", failure.failure_class, failure.reason, Severity.ERROR, summary,
                           (strict.error,), hints=hints))
@@ -907,28 +913,40 @@ class _Probe:
 
     # Reverse DNS
 
-    def _look_up_reverse(self) -> tuple[list[str], bool] | DnsLookupError:
-        """Return the PTR names of the address and whether one of them points back, or the look-up error."""
+    def _look_up_reverse(self) -> tuple[list[str], bool | DnsLookupError] | DnsLookupError:
+        """Return the address's PTR names and whether one points back, or the error that left it unknown.
+
+        A forward look-up that fails for another reason than a missing name
+        or record (a timeout, a server failure) leaves the confirmation
+        unknown, and its error takes the place of False.
+        """
         try:
             names = self.resolver.ptr(self.address)
         except DnsLookupError as error:
             return error
         family = "AAAA" if ":" in self.address else "A"
         address = ipaddress.ip_address(self.address)
+        unknown: DnsLookupError | None = None
         for name in names:
             try:
                 if address in map(ipaddress.ip_address, self.resolver.addresses(name, family)):
                     return names, True
-            except DnsLookupError:
+            except (NameNotFound, NoRecords):
                 continue
-        return names, False
+            except DnsLookupError as error:
+                unknown = error
+        return names, unknown or False
 
-    def _reverse_dns(self, found: tuple[list[str], bool] | DnsLookupError) -> None:
+    def _reverse_dns(self, found: tuple[list[str], bool | DnsLookupError] | DnsLookupError) -> None:
         """Report an address without a PTR, or whose PTR is not forward-confirmed (FCrDNS).
 
         Exchange Online's 5.7.25 (IPv6 senders without reverse DNS) is listed in Microsoft
-        Learn, "Non-delivery reports in Exchange Online".
+        Learn, "Non-delivery reports in Exchange Online". A look-up that fails
+        (a timeout, a server failure) proves neither, so it is reported as such.
         """
+        if isinstance(found, DnsLookupError) and not isinstance(found, (NameNotFound, NoRecords)):
+            self._reverse_unknown(found)
+            return
         if isinstance(found, DnsLookupError):
             self._add(Finding("reverse-dns", C.DNS_FAILURE, "no-ptr", Severity.WARNING,
                               f"The address {self.address} has no PTR record. Receivers reject mail sent from "
@@ -937,12 +955,20 @@ class _Probe:
                               (f"PTR look-up: {type(found).__name__}: {found}",), hints=("no-ptr", "missing-ptr")))
             return
         names, confirmed = found
-        if confirmed:
+        if confirmed is True:
+            return
+        if isinstance(confirmed, DnsLookupError):
+            self._reverse_unknown(confirmed)
             return
         self._add(Finding("reverse-dns", C.DNS_FAILURE, "ptr-mismatch", Severity.WARNING,
                           f"The PTR of {self.address} is not forward-confirmed: no A record of "
                           f"{', '.join(names)} points back to it.", (f"PTR {', '.join(names)}",),
                           hints=("ptr-mismatch", "fcrdns-mismatch")))
+
+    def _reverse_unknown(self, error: DnsLookupError) -> None:
+        self._add(Finding("reverse-dns", C.DNS_FAILURE, "lookup-failed", Severity.INFO,
+                          f"Reverse DNS of {self.address} is not known: a look-up failed.",
+                          (f"{error.rtype} look-up of {error.name}: {type(error).__name__}: {error}",)))
 
 
 def _with_evidence(finding: Finding, line: str) -> Finding:
@@ -962,18 +988,30 @@ VERDICT_TEXT = {
 }
 
 
-def render_text(report: ProbeReport) -> str:
-    """Format ``report`` for people: each host, what it offers, each finding with its lesson, the verdict."""
+def render_text(report: ProbeReport, sessions: bool = False) -> str:
+    """Format ``report`` for people: each host, what it offers, each finding with its lesson, the verdict.
+
+    With ``sessions``, each host's part also lists every session the probe
+    made, with its result.
+    """
     lines: list[str] = []
     for one in (report, *report.others):
-        lines.extend(_render_host(one))
+        lines.extend(_render_host(one, sessions))
         lines.append("")
-    lines.append(f"verdict: {VERDICT_TEXT[report.verdict]} (exit {EXIT_CODES[report.verdict]}, "
+    lines.append(f"verdict: {_verdict_text(report)} (exit {EXIT_CODES[report.verdict]}, "
                  f"{report.duration_s:.2f} s)")
     return "\n".join(lines)
 
 
-def _render_host(report: ProbeReport) -> list[str]:
+def _verdict_text(report: ProbeReport) -> str:
+    judged = [one for one in (report, *report.others) if one.own_verdict is not Verdict.COULD_NOT_CONNECT]
+    if report.verdict is Verdict.COULD_NOT_CONNECT and judged:
+        # The worst result counts, but the hosts that gave a session were judged above.
+        return "could not connect to every MX host and address; the others are judged above"
+    return VERDICT_TEXT[report.verdict]
+
+
+def _render_host(report: ProbeReport, sessions: bool = False) -> list[str]:
     lines = [f"probe {report.target}: {report.mx_host} [{report.address or '-'}]:{report.port} "
              f"({report.mode}, SNI {report.sni or 'none'})"]
     if report.strict is not None:
@@ -995,8 +1033,18 @@ def _render_host(report: ProbeReport) -> list[str]:
         lines.append(f"leaf: {leaf.subject}, issuer {leaf.issuer}")
         lines.append(f"  names {', '.join(leaf.names) or '(no subjectAltName)'}; valid {leaf.not_before[:10]} "
                      f"to {leaf.not_after[:10]}; {leaf.key}; signed with {leaf.signature}")
+    if sessions:
+        lines.extend(_render_sessions(report.attempts))
     lines.append("")
     lines.extend(_render_findings(report.findings))
+    return lines
+
+
+def _render_sessions(attempts: tuple[Attempt, ...]) -> list[str]:
+    lines = [f"sessions ({len(attempts)}):"]
+    for one in attempts:
+        negotiated = f" {one.protocol} {one.cipher}" if one.ok else f" at the {one.stage} step: {one.error}"
+        lines.append(f"  {one.name:<26} {one.label}{negotiated}")
     return lines
 
 

@@ -130,7 +130,7 @@ def cmd_probe(args: argparse.Namespace, out: TextIO, lessons: LessonSource | Non
 
         print(json.dumps(report.to_dict()), file=out)
     else:
-        print(render_text(report), file=out)
+        print(render_text(report, sessions=bool(getattr(args, "verbose", 0))), file=out)
     return EXIT_CODES[report.verdict]
 
 

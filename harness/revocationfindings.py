@@ -28,7 +28,8 @@ def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
     crl = check_crl(leaf, issuer)
     if not crl.good and crl.verify_code is not None:
         hints = ("revoked",) if crl.verify_code == CERT_REVOKED else ("crl-unreachable",)
-        findings.append(_verify_finding("revocation-crl", crl.verify_code, crl.message,
+        summary = crl.message[:1].upper() + crl.message[1:] + "."  # a sentence, like every other finding's
+        findings.append(_verify_finding("revocation-crl", crl.verify_code, summary,
                                         [f"CRL {crl.source}: {crl.message}"], hints))
     findings.extend(_ocsp(leaf, issuer))
     return findings

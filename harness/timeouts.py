@@ -60,6 +60,10 @@ POLICY_FETCH_TIMEOUT = 5.0
 # answer slower than loopback, and a probe makes about ten short connections.
 PROBE_TIMEOUT = 10.0
 
+# The largest --timeout the probe takes. A wait longer than an hour is a
+# typo, and the thread joins of a probe cannot wait for an infinite one.
+PROBE_TIMEOUT_MAX = 3600.0
+
 # A misbehaving test peer (harness.testing.peers) waiting for the client's
 # next command or its ClientHello. The client under test sends at once, so
 # this fires only when the client itself hangs.

@@ -67,6 +67,9 @@ def test_tlsrpt_dash_is_usage_error(capsys):
     (["probe", "mx.test", "--resolver", "notanip"], "--resolver 'notanip'"),
     (["probe", "127.0.0.1:25", "--port", "26"], "give the port once"),
     (["probe", "127.0.0.1:25", "--sni", " "], "--sni is empty"),
+    (["probe", "127.0.0.1:25", "--timeout", "inf"], "invalid timeout inf"),
+    (["probe", "127.0.0.1:25", "--timeout", "nan"], "invalid timeout nan"),
+    (["probe", "127.0.0.1:25", "--timeout", "1e10"], "invalid timeout 10000000000.0"),
 ])
 def test_probe_bad_option_names_it(capsys, argv, named):
     status, _ = _run(*argv)

@@ -24,7 +24,7 @@ from harness.findings import Finding, Severity, lesson_for
 from harness.dns import Record
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
-from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe
+from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe, render_text
 from harness.scenario import Direction, Scenario
 
 C = FailureClass
@@ -338,6 +338,30 @@ def test_reverse_dns_unconfirmed_ptr_is_warning(smtp_lab):
     assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}
 
 
+def test_reverse_dns_unreachable_resolver_is_unknown(smtp_lab):
+    # The target is an address, so the only look-up is the PTR, and nothing
+    # listens at the resolver's address: the PTR is unknown, not missing.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        report = probe(config_for(host, host=host.address.address, sni=host.mx,
+                                  resolver=(allocate_address(), 53)), CATALOG)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings, Severity.WARNING) == set()
+    assert labels(report.findings, Severity.INFO) == {"dns-failure/lookup-failed"}
+
+
+def test_cli_verbose_lists_sessions(smtp_lab):
+    with start(smtp_lab, CATALOG.get("tls10-only"), "broken") as host:
+        _, quiet = run_cli(*cli_args(host))
+        _, verbose = run_cli(*cli_args(host), "-v")
+
+    sessions = [line.split()[0] for line in verbose.splitlines() if line.startswith("  ")
+                and line.split()[0] in ("strict", "version", "chain", "without")]
+    assert not any(line.startswith("sessions (") for line in quiet.splitlines())
+    assert [line for line in verbose.splitlines() if line.startswith("sessions (")] == ["sessions (7):"]
+    assert sessions == ["strict", "version", "version", "version", "version", "chain", "without"]
+
+
 def test_probe_domain_judges_every_mx(smtp_lab):
     scenario = load_scenario(PROBE_HOSTS / "second-mx-wrong-name.toml")
     with start(smtp_lab, scenario, "broken") as host:
@@ -357,6 +381,24 @@ def test_probe_domain_every_mx_fixed(smtp_lab):
 
     assert len(report.others) == 1
     assert report.verdict is Verdict.COMPATIBLE
+
+
+def test_probe_domain_one_mx_unreachable_verdict(smtp_lab):
+    # A backup MX on a loopback address where nothing listens: refused at once.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        backup = [Record(host.domain, "MX", f"20 mx2.{host.domain}"),
+                  Record(f"mx2.{host.domain}", "A", allocate_address())]
+        smtp_lab.zone.add(backup)
+        try:
+            report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+        finally:
+            smtp_lab.zone.remove(backup)
+
+    assert report.own_verdict is Verdict.COMPATIBLE
+    assert report.others[0].own_verdict is Verdict.COULD_NOT_CONNECT
+    assert report.verdict is Verdict.COULD_NOT_CONNECT
+    assert render_text(report).splitlines()[-1].startswith(
+        "verdict: could not connect to every MX host and address; the others are judged above (exit 3")
 
 
 def test_probe_address_without_sni_checks_address(smtp_lab):
