@@ -637,7 +637,30 @@ class _Probe:
         if self.sni is not None:
             tasks["without SNI"] = self._session(relaxed_context, None, "without SNI")
         tasks["reverse dns"] = self._look_up_reverse
-        return run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
+        results = run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
+        return self._again_one_at_a_time(tasks, results)
+
+    def _again_one_at_a_time(self, tasks: dict[str, Callable[[], object]],
+                             results: dict[str, object]) -> dict[str, object]:
+        """Run again, one after another, the sessions the host turned away while the others ran.
+
+        Many MTAs cap the sessions one client holds at once (Exim's
+        smtp_accept_max_per_host, Exchange's MaxInboundConnectionPerSource,
+        Postfix's smtpd_client_connection_count_limit) and greet the extra ones
+        with 421 or drop them. The probe's own sessions would then fail at the
+        greeting and read as a host that speaks no TLS at all. A host that
+        greets none of them gets no second round: that is its answer.
+        """
+        sessions = {name: result for name, result in results.items() if isinstance(result, Attempt)}
+        turned_away = [name for name, result in sessions.items() if result.stage in ("connect", "banner")]
+        if not turned_away or len(turned_away) == len(sessions):
+            return results
+        again = dict(results)
+        for name in tasks:
+            # The MAIL FROM session returns None when it ends before its MAIL reply.
+            if name in turned_away or (name == "plaintext" and results[name] is None):
+                again[name] = tasks[name]()
+        return again
 
     def _session(self, context: Callable[[], ssl.SSLContext], sni: str | None, name: str) -> Callable[[], Attempt]:
         """Return a task that builds its TLS context and runs one session with it.

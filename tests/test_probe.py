@@ -24,8 +24,10 @@ from harness.findings import Finding, Severity, lesson_for
 from harness.dns import Record
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
+from harness.pki import CertificateSpec
 from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe
 from harness.scenario import Direction, Scenario
+from harness.smtpserver import MailServer, ServerConfig
 
 C = FailureClass
 PROBE_HOSTS = Path(__file__).parent / "probe_hosts"
@@ -419,3 +421,22 @@ def test_cli_null_mx_domain_could_not_connect(smtp_lab):
     assert status == EXIT_CODES[Verdict.COULD_NOT_CONNECT]
     assert (finding["class"], finding["reason"]) == ("dns-failure", "lookup-failed")
     assert finding["evidence"][0].startswith("NoRecords: ")
+
+
+@pytest.mark.parametrize("cap", [None, 2])
+def test_probe_host_that_caps_sessions_per_client(smtp_lab, cap):
+    # Exim past smtp_accept_max_per_host and Exchange past MaxInboundConnectionPerSource
+    # greet a client's extra sessions with 421. The probe opens its sessions at once, so
+    # such a host turns some away; they must not read as TLS problems of the host.
+    name = "mx.capped.probe.test"
+    issued = smtp_lab.pki.issue(CertificateSpec(names=(name,)))
+    with MailServer(ServerConfig(name, issued, max_sessions=cap), loop=smtp_lab.loop) as server:
+        config = ProbeConfig(host=server.address, port=server.port, sni=name, cafile=smtp_lab.cafile,
+                             resolver=(smtp_lab.dns.address, smtp_lab.dns.port), timeout=TEST_TIMEOUT)
+        report = probe(config, CATALOG)
+        turned_away = [event for event in server.events if event.kind == "turned-away"]
+
+    assert bool(turned_away) is (cap is not None)
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings) == set()
+    assert report.versions == (("TLSv1", False), ("TLSv1.1", False), ("TLSv1.2", True), ("TLSv1.3", True))
