@@ -501,11 +501,26 @@ def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[s
             continue
         try:
             pairs.extend((host, address) for address in resolver.addresses(host, "A"))
-        except DnsLookupError as error:
+        except (DnsLookupError, ConfigurationError) as error:
+            if isinstance(error, ConfigurationError):
+                if config.domain is None:
+                    raise  # the TARGET as the user typed it
+                error = _unaskable_mx(host, error, resolver)
             if len(hosts) == 1:
-                raise
+                raise error
             pairs.append((host, error))
     return pairs[:MAX_TARGETS]
+
+
+def _unaskable_mx(host: str, error: ConfigurationError, resolver: StubResolver) -> DnsLookupError:
+    """Turn the resolver's refusal of a name read from an MX record into that host's failed look-up.
+
+    The stub resolver shows a label octet outside printable ASCII (a space,
+    raw UTF-8) escaped, as ``\\032``, and takes no escapes in a question, so
+    such an MX host cannot be looked up. That is the domain's problem, not a
+    bad argument.
+    """
+    return DnsLookupError(f"the MX host {host} cannot be looked up: {error}", host, "A", resolver.server)
 
 
 def _mail_hosts(domain: str, resolver: StubResolver) -> list[str]:
@@ -933,7 +948,7 @@ class _Probe:
     def _look_up_reverse(self) -> tuple[list[str], bool] | DnsLookupError:
         """Return the PTR names of the address and whether one of them points back, or the look-up error."""
         try:
-            names = self.resolver.ptr(self.address)
+            names = [name or "." for name in self.resolver.ptr(self.address)]
         except DnsLookupError as error:
             return error
         family = "AAAA" if ":" in self.address else "A"
@@ -944,6 +959,8 @@ class _Probe:
                     return names, True
             except DnsLookupError:
                 continue
+            except ConfigurationError:
+                continue  # the root name, or a label with an octet the resolver shows escaped: nothing to ask
         return names, False
 
     def _reverse_dns(self, found: tuple[list[str], bool] | DnsLookupError) -> None:

@@ -440,3 +440,36 @@ def test_probe_host_that_caps_sessions_per_client(smtp_lab, cap):
     assert report.verdict is Verdict.COMPATIBLE
     assert labels(report.findings) == set()
     assert report.versions == (("TLSv1", False), ("TLSv1.1", False), ("TLSv1.2", True), ("TLSv1.3", True))
+
+
+@pytest.mark.parametrize("name", ["mail\\032server.elsewhere.test", "."])
+def test_reverse_dns_ptr_name_that_cannot_be_asked_again(smtp_lab, name):
+    # A PTR name with a space (the stub resolver shows it escaped as \032) or the root
+    # name: its A record cannot be asked for, so the PTR is not forward-confirmed.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        ptr = [record for record in host.records if record.rtype == "PTR"]
+        smtp_lab.zone.remove(ptr)
+        odd = [Record(ptr[0].name, "PTR", name)]
+        smtp_lab.zone.add(odd)
+        try:
+            report = probe(config_for(host), CATALOG)
+        finally:
+            smtp_lab.zone.remove(odd)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}
+
+
+def test_probe_domain_mx_name_that_cannot_be_asked_again(smtp_lab):
+    # One MX names a host with a space in a label: that host's look-up fails, the others are probed.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        odd = [Record(host.domain, "MX", "20 mx\\032two.elsewhere.test")]
+        smtp_lab.zone.add(odd)
+        try:
+            report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+        finally:
+            smtp_lab.zone.remove(odd)
+
+    assert (report.mx_host, labels(report.findings)) == (host.mx, set())
+    assert [(other.mx_host, labels(other.findings)) for other in report.others] == \
+        [("mx\\032two.elsewhere.test", {"dns-failure/lookup-failed"})]
