@@ -138,6 +138,25 @@ class ProbeConfig:
             raise ConfigurationError(f"invalid port {self.port}: expected 1 to 65535 (25, 587 or 465)")
         if self.timeout <= 0:
             raise ConfigurationError(f"invalid timeout {self.timeout}: expected more than 0 seconds")
+        for field in ("host", "domain", "sni"):
+            value = getattr(self, field)
+            if value is not None and not value.isascii():
+                object.__setattr__(self, field, _a_label(value, field))
+
+
+def _a_label(name: str, field: str) -> str:
+    """Return a name typed with non-ASCII labels (U-labels) in the ASCII form DNS, SNI and certificates carry.
+
+    Python's IDNA codec (IDNA 2003, RFC 3490) is what ``ssl`` itself applies
+    to a text server name, so the probe asks DNS, sends SNI and matches the
+    leaf's subjectAltName with the same A-labels (xn--...).
+    """
+    option = {"host": "TARGET", "domain": "--domain", "sni": "--sni"}[field]
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise ConfigurationError(f"{option} {name!r} is not a valid internationalized name ({error}); "
+                                 "give it in its A-label form (xn--...)") from error
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from harness.catalog import Catalog, load_catalog, load_scenario
 from harness.cli import EXIT_USAGE, main
 from harness.findings import Finding, Severity, lesson_for
 from harness.dns import Record
+from harness.errors import ConfigurationError
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
 from harness.pki import CertificateSpec
@@ -473,3 +474,33 @@ def test_probe_domain_mx_name_that_cannot_be_asked_again(smtp_lab):
     assert (report.mx_host, labels(report.findings)) == (host.mx, set())
     assert [(other.mx_host, labels(other.findings)) for other in report.others] == \
         [("mx\\032two.elsewhere.test", {"dns-failure/lookup-failed"})]
+
+
+@pytest.mark.parametrize("typed", ["mx.xn--bcher-kva.test", "mx.bücher.test"])
+@pytest.mark.parametrize("option", ["host", "sni"])
+def test_probe_internationalized_name_as_typed(smtp_lab, typed, option):
+    # An admin may type the MX name as its U-label; DNS, SNI and the leaf's
+    # subjectAltName all carry the A-label (RFC 5890), so the probe must compare that.
+    name = "mx.xn--bcher-kva.test"
+    issued = smtp_lab.pki.issue(CertificateSpec(names=(name,)))
+    with MailServer(ServerConfig(name, issued), loop=smtp_lab.loop) as server:
+        records = [Record(name, "A", server.address)]
+        smtp_lab.zone.add(records)
+        target = dict(host=typed) if option == "host" else dict(host=server.address, sni=typed)
+        try:
+            report = probe(ProbeConfig(port=server.port, cafile=smtp_lab.cafile, timeout=TEST_TIMEOUT,
+                                       resolver=(smtp_lab.dns.address, smtp_lab.dns.port), **target), CATALOG)
+        finally:
+            smtp_lab.zone.remove(records)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings) == set()
+    assert (report.mx_host if option == "host" else report.sni) == name
+
+
+@pytest.mark.parametrize("option", ["host", "domain", "sni"])
+def test_probe_invalid_internationalized_name_is_usage_error(option):
+    values = {option: "mx.bü..test", **({"host": "mx.example.test"} if option == "sni" else {})}
+
+    with pytest.raises(ConfigurationError, match="mx.bü..test"):
+        ProbeConfig(**values)  # type: ignore[arg-type]
