@@ -678,7 +678,7 @@ class _Probe:
                              results: dict[str, object]) -> dict[str, object]:
         """Run again, one after another, the sessions the host turned away while the others ran.
 
-        Many MTAs cap the sessions one client holds at once (Exim's
+        Many MTAs cap the sessions one client keeps open at once (Exim's
         smtp_accept_max_per_host, Exchange's MaxInboundConnectionPerSource,
         Postfix's smtpd_client_connection_count_limit) and greet the extra ones
         with 421 or drop them. The probe's own sessions would then fail at the

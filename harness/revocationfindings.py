@@ -29,7 +29,7 @@ def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
     if not _signed_by(leaf, issuer):
         # ``certcheck.find_issuer`` falls back to a sent certificate that only
         # bears the issuer's name (an old intermediate after the CA re-keyed).
-        # Its key did not sign the leaf, so no CRL or OCSP answer would verify
+        # Its key did not sign the leaf, so no CRL or OCSP response would verify
         # with it; the trust finding already names the missing issuer.
         return []
     findings = []

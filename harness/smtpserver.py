@@ -64,9 +64,9 @@ class ServerConfig:
     sni_certificates: tuple[tuple[str, IssuedCertificate], ...] = ()
     banner: str = "ESMTP smtp-tls-harness"
     starttls_reply: str = "220 2.0.0 Ready to start TLS"
-    # At most this many sessions at once; the server greets the others with
-    # 421 and closes them, as Exim does past smtp_accept_max_per_host and
-    # Exchange past MaxInboundConnectionPerSource. None: no cap.
+    # The maximum number of sessions at once, or None for no cap. The server
+    # greets each session past it with 421 and closes it, as Exim does past
+    # smtp_accept_max_per_host and Exchange past MaxInboundConnectionPerSource.
     max_sessions: int | None = None
 
 
