@@ -141,6 +141,25 @@ class ProbeConfig:
         if not 0 < self.timeout <= timeouts.PROBE_TIMEOUT_MAX:
             raise ConfigurationError(f"invalid timeout {self.timeout}: expected more than 0 and at most "
                                      f"{timeouts.PROBE_TIMEOUT_MAX:g} seconds")
+        for field in ("host", "domain", "sni"):
+            value = getattr(self, field)
+            if value is not None and not value.isascii():
+                object.__setattr__(self, field, _a_label(value, field))
+
+
+def _a_label(name: str, field: str) -> str:
+    """Return a name typed with non-ASCII labels (U-labels) in the ASCII form DNS, SNI and certificates carry.
+
+    Python's IDNA codec (IDNA 2003, RFC 3490) is what ``ssl`` itself applies
+    to a text server name, so the probe asks DNS, sends SNI and matches the
+    leaf's subjectAltName with the same A-labels (xn--...).
+    """
+    option = {"host": "TARGET", "domain": "--domain", "sni": "--sni"}[field]
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise ConfigurationError(f"{option} {name!r} is not a valid internationalized name ({error}); "
+                                 "give it in its A-label form (xn--...)") from error
 
 
 @dataclass(frozen=True)
@@ -401,6 +420,12 @@ def _handshake(sock: socket.socket, config: ProbeConfig, context: ssl.SSLContext
 SESSION_WAITS = 6
 
 
+# The reverse look-up waits once for the PTR and once per PTR name it
+# confirms, so it confirms at most this many names to stay within the
+# round's bound of SESSION_WAITS timeouts.
+MAX_PTR_NAMES = SESSION_WAITS - 1
+
+
 def run_concurrently(tasks: dict[str, Callable[[], object]], limit: float) -> dict[str, object]:
     """Run each task in a thread of its own and return the results by name, in the order given.
 
@@ -504,11 +529,26 @@ def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[s
             continue
         try:
             pairs.extend((host, address) for address in resolver.addresses(host, "A"))
-        except DnsLookupError as error:
+        except (DnsLookupError, ConfigurationError) as error:
+            if isinstance(error, ConfigurationError):
+                if config.domain is None:
+                    raise  # the TARGET as the user typed it
+                error = _unaskable_mx(host, error, resolver)
             if len(hosts) == 1:
-                raise
+                raise error
             pairs.append((host, error))
     return pairs[:MAX_TARGETS]
+
+
+def _unaskable_mx(host: str, error: ConfigurationError, resolver: StubResolver) -> DnsLookupError:
+    """Turn the resolver's refusal of a name read from an MX record into that host's failed look-up.
+
+    The stub resolver shows a label octet outside printable ASCII (a space,
+    raw UTF-8) escaped, as ``\\032``, and takes no escapes in a question, so
+    such an MX host cannot be looked up. That is the domain's problem, not a
+    bad argument.
+    """
+    return DnsLookupError(f"the MX host {host} cannot be looked up: {error}", host, "A", resolver.server)
 
 
 def _mail_hosts(domain: str, resolver: StubResolver) -> list[str]:
@@ -640,7 +680,30 @@ class _Probe:
         if self.sni is not None:
             tasks["without SNI"] = self._session(relaxed_context, None, "without SNI")
         tasks["reverse dns"] = self._look_up_reverse
-        return run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
+        results = run_concurrently(tasks, SESSION_WAITS * self.config.timeout)
+        return self._again_one_at_a_time(tasks, results)
+
+    def _again_one_at_a_time(self, tasks: dict[str, Callable[[], object]],
+                             results: dict[str, object]) -> dict[str, object]:
+        """Run again, one after another, the sessions the host turned away while the others ran.
+
+        Many MTAs cap the sessions one client keeps open at once (Exim's
+        smtp_accept_max_per_host, Exchange's MaxInboundConnectionPerSource,
+        Postfix's smtpd_client_connection_count_limit) and greet the extra ones
+        with 421 or drop them. The probe's own sessions would then fail at the
+        greeting and read as a host that speaks no TLS at all. A host that
+        greets none of them gets no second round: that is its answer.
+        """
+        sessions = {name: result for name, result in results.items() if isinstance(result, Attempt)}
+        turned_away = [name for name, result in sessions.items() if result.stage in ("connect", "banner")]
+        if not turned_away or len(turned_away) == len(sessions):
+            return results
+        again = dict(results)
+        for name in tasks:
+            # The MAIL FROM session returns None when it ends before its MAIL reply.
+            if name in turned_away or (name == "plaintext" and results[name] is None):
+                again[name] = tasks[name]()
+        return again
 
     def _session(self, context: Callable[[], ssl.SSLContext], sni: str | None, name: str) -> Callable[[], Attempt]:
         """Return a task that builds its TLS context and runs one session with it.
@@ -921,13 +984,13 @@ class _Probe:
         unknown, and its error takes the place of False.
         """
         try:
-            names = self.resolver.ptr(self.address)
+            names = [name or "." for name in self.resolver.ptr(self.address)]
         except DnsLookupError as error:
             return error
         family = "AAAA" if ":" in self.address else "A"
         address = ipaddress.ip_address(self.address)
         unknown: DnsLookupError | None = None
-        for name in names:
+        for name in names[:MAX_PTR_NAMES]:
             try:
                 if address in map(ipaddress.ip_address, self.resolver.addresses(name, family)):
                     return names, True
@@ -935,6 +998,8 @@ class _Probe:
                 continue
             except DnsLookupError as error:
                 unknown = error
+            except ConfigurationError:
+                continue  # the root name, or a label with an octet the resolver shows escaped: nothing to ask
         return names, unknown or False
 
     def _reverse_dns(self, found: tuple[list[str], bool | DnsLookupError] | DnsLookupError) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import urllib.error
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
 from .classify import classify_verify_code
@@ -24,6 +26,12 @@ def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
     """Return the leaf's revocation problems: revoked, or its CRL or responder unusable."""
     leaf = x509.load_der_x509_certificate(leaf_der)
     issuer = x509.load_der_x509_certificate(issuer_der)
+    if not _signed_by(leaf, issuer):
+        # ``certcheck.find_issuer`` falls back to a sent certificate that only
+        # bears the issuer's name (an old intermediate after the CA re-keyed).
+        # Its key did not sign the leaf, so no CRL or OCSP response would verify
+        # with it; the trust finding already names the missing issuer.
+        return []
     findings = []
     crl = check_crl(leaf, issuer)
     if not crl.good and crl.verify_code is not None:
@@ -33,6 +41,36 @@ def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
                                         [f"CRL {crl.source}: {crl.message}"], hints))
     findings.extend(_ocsp(leaf, issuer))
     return findings
+
+
+def _signed_by(leaf: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Return True when ``issuer`` names and signed ``leaf``.
+
+    ``verify_directly_issued_by`` rejects SHA-1 signatures outright, yet a
+    SHA-1 leaf still has its issuer (its weak signature is a finding of its
+    own), so PKCS #1 v1.5 and ECDSA signatures it does not take are checked
+    with the issuer's key directly.
+    """
+    try:
+        leaf.verify_directly_issued_by(issuer)
+        return True
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        pass  # another name, or a digest that this call does not verify
+    if leaf.issuer != issuer.subject:
+        return False
+    try:
+        key, digest = issuer.public_key(), leaf.signature_hash_algorithm
+        if isinstance(key, rsa.RSAPublicKey) and digest is not None:
+            key.verify(leaf.signature, leaf.tbs_certificate_bytes, padding.PKCS1v15(), digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and digest is not None:
+            key.verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(digest))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def _verify_finding(check: str, code: int, summary: str, evidence: list[str], hints: tuple[str, ...]) -> Finding:

@@ -64,6 +64,10 @@ class ServerConfig:
     sni_certificates: tuple[tuple[str, IssuedCertificate], ...] = ()
     banner: str = "ESMTP smtp-tls-harness"
     starttls_reply: str = "220 2.0.0 Ready to start TLS"
+    # The maximum number of sessions at once, or None for no cap. The server
+    # greets each session past it with 421 and closes it, as Exim does past
+    # smtp_accept_max_per_host and Exchange past MaxInboundConnectionPerSource.
+    max_sessions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,14 +132,28 @@ class _HarnessSMTP(SMTP):
     def __init__(self, server: "MailServer", handler: Any = None, **kwargs: Any) -> None:
         self.server = server
         self._session_limit: asyncio.TimerHandle | None = None
+        self.turned_away = False
         super().__init__(handler or _Handler(server), **kwargs)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._session_limit is None and self.server.over_session_cap(self):
+            self._turn_away(transport)
+            return
         super().connection_made(transport)
         # Called again with the TLS transport after STARTTLS; the limit
         # counts from the TCP connection.
         if self._session_limit is None:
             self._session_limit = self.loop.call_later(timeouts.SERVER_SESSION_LIMIT, self._end_long_session)
+
+    def _turn_away(self, transport: asyncio.BaseTransport) -> None:
+        # Before aiosmtpd's own set-up, so no banner follows the 421.
+        self.turned_away = True
+        self.server.forget(self)
+        peer = transport.get_extra_info("peername")
+        self.server.record(ServerEvent(str(peer[0]) if peer else "?", "turned-away",
+                                       f"more than {self.server.config.max_sessions} sessions at once"))
+        transport.write(b"421 4.7.0 Too many concurrent SMTP connections; please try again later\r\n")  # type: ignore[attr-defined]
+        transport.close()
 
     def _end_long_session(self) -> None:
         log.warning("%s session lasted SERVER_SESSION_LIMIT (%g s): closing it", self._peer(),
@@ -201,6 +219,8 @@ class _HarnessSMTP(SMTP):
         self._record_tls_success(tls)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self.turned_away:
+            return  # aiosmtpd never set this session up
         if self._session_limit is not None:
             self._session_limit.cancel()
         self.server.forget(self)
@@ -293,6 +313,15 @@ class MailServer:
                 raise ServerError(f"SMTP server {self.address}:{self.port} recorded no {kind!r} event "
                                   f"within {timeout:g} s; recorded: {[event.kind for event in self.events]}")
             return matching()
+
+    def over_session_cap(self, session: "_HarnessSMTP") -> bool:
+        """Return True when ``session`` would exceed ``max_sessions``; the sessions turned away do not count."""
+        cap = self.config.max_sessions
+        if cap is None:
+            return False
+        with self._idle:
+            others = [s for s in self._sessions if s is not session and not s.turned_away]
+        return len(others) >= cap
 
     def forget(self, session: "_HarnessSMTP") -> None:
         with self._idle:

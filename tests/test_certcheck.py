@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from harness.certcheck import check_revocation, trust_finding
+from harness.certcheck import check_revocation, find_issuer, trust_finding
 from harness.certparse import parse_certificate
 from harness.findings import Severity
 from harness.loopback import allocate_address
@@ -170,4 +170,60 @@ def _leaf_valid_until(root, not_after: datetime.datetime) -> x509.Certificate:  
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(not_after - datetime.timedelta(days=10)).not_valid_after(not_after)
         .sign(root_key, hashes.SHA256())
+    )
+
+
+def _leaf_with_crl(root, crl_url: str) -> x509.Certificate:  # type: ignore[no-untyped-def]
+    root_certificate, root_key = root
+    key = ec.generate_private_key(ec.SECP256R1())
+    point = x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None,
+                                   reasons=None, crl_issuer=None)
+    return (
+        x509.CertificateBuilder().subject_name(_name(NAME)).issuer_name(root_certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1)).not_valid_after(NOW + datetime.timedelta(days=1))
+        .add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+
+
+def _crl_revoking(root, serial: int) -> bytes:  # type: ignore[no-untyped-def]
+    root_certificate, root_key = root
+    revoked = (x509.RevokedCertificateBuilder().serial_number(serial)
+               .revocation_date(NOW - datetime.timedelta(hours=1)).build())
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(root_certificate.subject)
+           .last_update(NOW - datetime.timedelta(hours=1)).next_update(NOW + datetime.timedelta(days=1))
+           .add_revoked_certificate(revoked).sign(root_key, hashes.SHA256()))
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(("impostor", "expected"), [
+    (False, [("validation-failure/certificate-revoked", 23)]),
+    (True, []),
+])
+def test_revocation_only_with_the_key_that_signed_the_leaf(root, impostor, expected):
+    # A server that sends an old intermediate of the issuer's name, re-keyed since: OpenSSL
+    # builds no path, and find_issuer falls back to that certificate by its name. Its key
+    # cannot verify the CRL, so a "CRL signature failure" would blame the wrong thing.
+    with RepositoryServer() as repository:
+        crl = {}
+        leaf = _leaf_with_crl(root, repository.publish("/root.crl", lambda _: ("application/pkix-crl", crl["der"])))
+        crl["der"] = _crl_revoking(root, leaf.serial_number)
+        sent = _der(_same_name_other_key(root[0])) if impostor else _der(root[0])
+        facts = parse_certificate(_der(leaf))
+        issuer = find_issuer(facts, [], [_der(leaf), sent])
+        findings = check_revocation(facts, issuer)
+
+    assert issuer == sent
+    assert [(f.label, f.verify_code) for f in findings] == expected
+
+
+def _same_name_other_key(certificate: x509.Certificate) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (
+        x509.CertificateBuilder().subject_name(certificate.subject).issuer_name(certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=10)).not_valid_after(NOW + datetime.timedelta(days=10))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
     )

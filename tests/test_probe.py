@@ -22,10 +22,13 @@ from harness.catalog import Catalog, load_catalog, load_scenario
 from harness.cli import EXIT_USAGE, main
 from harness.findings import Finding, Severity, lesson_for
 from harness.dns import Record
+from harness.errors import ConfigurationError
 from harness.loopback import allocate_address
 from harness.outcome import FailureClass
+from harness.pki import CertificateSpec
 from harness.probe import EXIT_CODES, Mode, ProbeConfig, Verdict, probe, render_text
 from harness.scenario import Direction, Scenario
+from harness.smtpserver import MailServer, ServerConfig
 
 C = FailureClass
 PROBE_HOSTS = Path(__file__).parent / "probe_hosts"
@@ -461,3 +464,85 @@ def test_cli_null_mx_domain_could_not_connect(smtp_lab):
     assert status == EXIT_CODES[Verdict.COULD_NOT_CONNECT]
     assert (finding["class"], finding["reason"]) == ("dns-failure", "lookup-failed")
     assert finding["evidence"][0].startswith("NoRecords: ")
+
+
+@pytest.mark.parametrize("cap", [None, 2])
+def test_probe_host_that_caps_sessions_per_client(smtp_lab, cap):
+    # Exim past smtp_accept_max_per_host and Exchange past MaxInboundConnectionPerSource
+    # greet a client's extra sessions with 421. The probe opens its sessions at once, so
+    # such a host turns some away; they must not read as TLS problems of the host.
+    name = "mx.capped.probe.test"
+    issued = smtp_lab.pki.issue(CertificateSpec(names=(name,)))
+    with MailServer(ServerConfig(name, issued, max_sessions=cap), loop=smtp_lab.loop) as server:
+        config = ProbeConfig(host=server.address, port=server.port, sni=name, cafile=smtp_lab.cafile,
+                             resolver=(smtp_lab.dns.address, smtp_lab.dns.port), timeout=TEST_TIMEOUT)
+        report = probe(config, CATALOG)
+        turned_away = [event for event in server.events if event.kind == "turned-away"]
+
+    assert bool(turned_away) is (cap is not None)
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings) == set()
+    assert report.versions == (("TLSv1", False), ("TLSv1.1", False), ("TLSv1.2", True), ("TLSv1.3", True))
+
+
+@pytest.mark.parametrize("name", ["mail\\032server.elsewhere.test", "."])
+def test_reverse_dns_ptr_name_that_cannot_be_asked_again(smtp_lab, name):
+    # A PTR name with a space (the stub resolver shows it escaped as \032) or the root
+    # name: its A record cannot be asked for, so the PTR is not forward-confirmed.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        ptr = [record for record in host.records if record.rtype == "PTR"]
+        smtp_lab.zone.remove(ptr)
+        odd = [Record(ptr[0].name, "PTR", name)]
+        smtp_lab.zone.add(odd)
+        try:
+            report = probe(config_for(host), CATALOG)
+        finally:
+            smtp_lab.zone.remove(odd)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}
+
+
+def test_probe_domain_mx_name_that_cannot_be_asked_again(smtp_lab):
+    # One MX names a host with a space in a label: that host's look-up fails, the others are probed.
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        odd = [Record(host.domain, "MX", "20 mx\\032two.elsewhere.test")]
+        smtp_lab.zone.add(odd)
+        try:
+            report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+        finally:
+            smtp_lab.zone.remove(odd)
+
+    assert (report.mx_host, labels(report.findings)) == (host.mx, set())
+    assert [(other.mx_host, labels(other.findings)) for other in report.others] == \
+        [("mx\\032two.elsewhere.test", {"dns-failure/lookup-failed"})]
+
+
+@pytest.mark.parametrize("typed", ["mx.xn--bcher-kva.test", "mx.bücher.test"])
+@pytest.mark.parametrize("option", ["host", "sni"])
+def test_probe_internationalized_name_as_typed(smtp_lab, typed, option):
+    # An admin may type the MX name as its U-label; DNS, SNI and the leaf's
+    # subjectAltName all carry the A-label (RFC 5890), so the probe must compare that.
+    name = "mx.xn--bcher-kva.test"
+    issued = smtp_lab.pki.issue(CertificateSpec(names=(name,)))
+    with MailServer(ServerConfig(name, issued), loop=smtp_lab.loop) as server:
+        records = [Record(name, "A", server.address)]
+        smtp_lab.zone.add(records)
+        target = dict(host=typed) if option == "host" else dict(host=server.address, sni=typed)
+        try:
+            report = probe(ProbeConfig(port=server.port, cafile=smtp_lab.cafile, timeout=TEST_TIMEOUT,
+                                       resolver=(smtp_lab.dns.address, smtp_lab.dns.port), **target), CATALOG)
+        finally:
+            smtp_lab.zone.remove(records)
+
+    assert report.verdict is Verdict.COMPATIBLE
+    assert labels(report.findings) == set()
+    assert (report.mx_host if option == "host" else report.sni) == name
+
+
+@pytest.mark.parametrize("option", ["host", "domain", "sni"])
+def test_probe_invalid_internationalized_name_is_usage_error(option):
+    values = {option: "mx.bü..test", **({"host": "mx.example.test"} if option == "sni" else {})}
+
+    with pytest.raises(ConfigurationError, match="mx.bü..test"):
+        ProbeConfig(**values)  # type: ignore[arg-type]
