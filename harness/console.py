@@ -9,6 +9,11 @@ looks. A cold ``smtp-harness probe`` is about 6 ms faster for it
 (docs/benchmarks.md). ``cli.main`` itself leaves the collector alone,
 because tests and other programs call it in a process that goes on.
 
+A command that starts no server (``cli.SERVERLESS_COMMANDS``: probe)
+also ends the process itself once its output is flushed, without the
+interpreter's teardown of every module; ``cli.main`` does that only when
+this entry point asks it to.
+
 The modules a probe imports follow two more rules for the same reason.
 What only another command or a rare path needs (logging, json, pathlib,
 tomllib, cryptography, tlslite-ng, the servers) is imported where it is
@@ -32,4 +37,4 @@ def main() -> None:
     finally:
         gc.freeze()
         gc.enable()
-    sys.exit(run_command())
+    sys.exit(run_command(exit_after=True))

@@ -77,3 +77,18 @@ def test_cold_probe_revocation_imports_cryptography(smtp_lab):
 
     assert status == 0
     assert "cryptography.x509" in imported
+
+
+def test_installed_command_flushes_before_exit(smtp_lab):
+    # `python -m harness` is the installed command's entry: a probe ends its
+    # process with os._exit, so its whole report must be flushed first.
+    with smtp_lab.host(CATALOG.get("self-signed"), "broken") as host:
+        resolver = f"{host.dns_server[0]}:{host.dns_server[1]}"
+        finished = subprocess.run(
+            [sys.executable, "-m", "harness", "probe", f"{host.mx}:{host.address.port}", "--resolver", resolver,
+             "--cafile", host.cafile, "--timeout", "2", "--json"],
+            capture_output=True, text=True, timeout=timeouts.TOOL_TIMEOUT)
+
+    assert finished.returncode == 1
+    assert json.loads(finished.stdout)["verdict"] == "would-be-refused"
+    assert finished.stderr == ""
