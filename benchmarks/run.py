@@ -392,7 +392,7 @@ def probe_command(address: str, port: int, mx: str, cafile: str, host) -> list[s
 # The steps of ``smtp-harness probe`` (``console.main`` and ``cli.main``),
 # timed one by one inside a fresh interpreter.
 PROBE_PARTS_SCRIPT = """
-import gc, sys, time
+import gc, os, sys, time
 started = time.perf_counter()
 gc.disable()
 from harness import cli
@@ -409,6 +409,8 @@ indexed = time.perf_counter()
 render_text(probe(config_from_args(args), lessons))
 probed = time.perf_counter()
 print(imported - started, parsed - imported, indexed - parsed, probed - indexed)
+sys.stdout.flush()
+os._exit(0)  # as the installed command ends a probe
 """
 
 PROBE_PARTS = ("imports", "building the command line's parsers", "the lesson index (the catalog's file names)",
