@@ -514,8 +514,10 @@ MAX_TARGETS = 10
 def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[str, str | DnsLookupError]]:
     """Return (host name, address) pairs to probe: each MX of ``domain`` in preference order, or ``host``.
 
-    A host whose A look-up fails is returned with the error in place of the
-    address, unless it is the only host, whose error is raised.
+    A host with no A record is looked up again for AAAA records: an
+    IPv6-only MX host still takes mail from senders that have IPv6. A host
+    whose look-up fails is returned with the error in place of the address,
+    unless it is the only host, whose error is raised.
     """
     if config.domain is not None:
         hosts = _mail_hosts(config.domain, resolver)
@@ -528,7 +530,7 @@ def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[s
             pairs.append((host, host))
             continue
         try:
-            pairs.extend((host, address) for address in resolver.addresses(host, "A"))
+            pairs.extend((host, address) for address in _addresses(host, resolver))
         except (DnsLookupError, ConfigurationError) as error:
             if isinstance(error, ConfigurationError):
                 if config.domain is None:
@@ -538,6 +540,14 @@ def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[s
                 raise error
             pairs.append((host, error))
     return pairs[:MAX_TARGETS]
+
+
+def _addresses(host: str, resolver: StubResolver) -> list[str]:
+    """Return the host's IPv4 addresses, or its IPv6 addresses when it has no A record."""
+    try:
+        return resolver.addresses(host, "A")
+    except NoRecords:
+        return resolver.addresses(host, "AAAA")
 
 
 def _unaskable_mx(host: str, error: ConfigurationError, resolver: StubResolver) -> DnsLookupError:

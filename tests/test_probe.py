@@ -449,6 +449,42 @@ def test_probe_broken_host_exact_lesson(smtp_lab, slug):
     assert errors[0].label == CATALOG.get(slug).broken.expect.label
 
 
+def test_probe_ipv6_only_mx_is_looked_up(smtp_lab):
+    # The MX host has only an AAAA record, ::1, where nothing listens on the
+    # probe's port: the probe reaches the address, and the address refuses.
+    records = [Record("v6only.probe.test", "MX", "10 mx.v6only.probe.test"),
+               Record("mx.v6only.probe.test", "AAAA", "::1")]
+    smtp_lab.zone.add(records)
+    with socket.socket(socket.AF_INET6) as unused:
+        unused.bind(("::1", 0))
+        port = unused.getsockname()[1]
+        try:
+            report = probe(ProbeConfig(domain="v6only.probe.test", port=port, cafile=smtp_lab.cafile,
+                                       resolver=(smtp_lab.dns.address, smtp_lab.dns.port), timeout=TEST_TIMEOUT),
+                           CATALOG)
+        finally:
+            smtp_lab.zone.remove(records)
+
+    assert report.address == "::1"
+    assert report.verdict is Verdict.COULD_NOT_CONNECT
+    assert report.strict is not None
+    assert report.strict.label == "connection-failure/connection-refused"
+
+
+def test_probe_ipv4_preferred_over_ipv6(smtp_lab):
+    with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
+        extra = [Record(host.mx, "AAAA", "::1")]
+        smtp_lab.zone.add(extra)
+        try:
+            report = probe(config_for(host, host=None, domain=host.domain), CATALOG)
+        finally:
+            smtp_lab.zone.remove(extra)
+
+    assert report.address == host.address.address
+    assert report.others == ()
+    assert report.verdict is Verdict.COMPATIBLE
+
+
 def test_cli_null_mx_domain_could_not_connect(smtp_lab):
     # RFC 7505: "0 ." declares that the domain accepts no mail, so there is no host to probe.
     records = [Record("nullmx.probe.test", "MX", "0 .")]
