@@ -119,11 +119,33 @@ def trust_finding(verify_code: int, verify_message: str, chain: list[Certificate
         return None
     if verify_code in UNTRUSTED_PATH:
         return _untrusted(verify_code, chain)
-    leaf = chain[0]
-    if verify_code in (EXPIRED, NOT_YET_VALID) and _dates(leaf, now or datetime.datetime.now(datetime.timezone.utc)):
-        return None
+    if verify_code in (EXPIRED, NOT_YET_VALID):
+        return _dates_in_chain(verify_code, verify_message, chain, now or datetime.datetime.now(datetime.timezone.utc))
     return _verify_finding("chain-trust", verify_code, f"OpenSSL rejects the chain: {verify_message}.",
                            [f"verify code {verify_code} ({verify_message}) for a chain of {len(chain)} sent"], ())
+
+
+def _dates_in_chain(code: int, message: str, chain: list[CertificateFacts], now: datetime.datetime) -> Finding | None:
+    """Name the certificate whose dates OpenSSL rejected: a sent intermediate, the leaf, or else the trusted root.
+
+    OpenSSL checks the dates from the top of the chain down and reports the
+    first failure without saying where, so the sent certificates are
+    checked here one by one.
+    """
+    for certificate in chain[1:]:
+        if certificate.not_after < now or certificate.not_before > now:
+            return _verify_finding(
+                "chain-dates", code,
+                f"The intermediate {certificate.subject} that the server sends is outside its validity dates; "
+                "serve the CA's current intermediate with the leaf.",
+                [f"valid {certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}, "
+                 f"now {now:%Y-%m-%d}: {message}"], ("incomplete-chain",))
+    if _dates(chain[0], now):
+        return None  # the leaf's own date check reports it
+    return _verify_finding("chain-dates", code,
+                           "The root in the trust store that the chain ends at is outside its validity dates.",
+                           [f"verify code {code} ({message}); every certificate the server sends is within its dates"],
+                           ())
 
 
 def _untrusted(code: int, chain: list[CertificateFacts]) -> Finding:

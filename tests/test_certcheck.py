@@ -159,7 +159,8 @@ def test_trust_finding_leaves_leaf_dates_to_leaf_check(root):
     assert trust_finding(10, "certificate has expired", [expired]) is None
     above_leaf = trust_finding(10, "certificate has expired", [current])
     assert above_leaf is not None
-    assert (above_leaf.label, above_leaf.verify_code) == ("certificate-expired/expired", 10)
+    assert (above_leaf.check, above_leaf.label, above_leaf.verify_code) == \
+        ("chain-dates", "certificate-expired/expired", 10)
 
 
 def _leaf_valid_until(root, not_after: datetime.datetime) -> x509.Certificate:  # type: ignore[no-untyped-def]
@@ -227,3 +228,14 @@ def _same_name_other_key(certificate: x509.Certificate) -> x509.Certificate:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
+
+
+def test_trust_finding_names_expired_intermediate(root):
+    expired = parse_certificate(_der(_leaf_valid_until(root, NOW - datetime.timedelta(days=1))))
+    current = parse_certificate(_der(_leaf_valid_until(root, NOW + datetime.timedelta(days=1))))
+
+    finding = trust_finding(10, "certificate has expired", [current, expired])
+
+    assert finding is not None
+    assert (finding.check, finding.label, finding.verify_code) == ("chain-dates", "certificate-expired/expired", 10)
+    assert finding.hints == ("incomplete-chain",)
