@@ -51,6 +51,9 @@ CA_MD_TOO_WEAK = 68
 # leaf to a root in the trust store. 2 and 20 differ only in whether the
 # last certificate found came from the peer or from the store; 21 is the
 # leaf alone whose issuer is missing.
+# NOTE: this order (chain building before any date, purpose or signature
+# check) was checked on OpenSSL 3.0.19 only. A later OpenSSL may report a
+# date error for a chain that also reaches no trusted root.
 UNTRUSTED_PATH = {2, 18, 19, 20, 21}
 
 # OpenSSL security level 2 (the default of Debian's and Ubuntu's OpenSSL 3,
