@@ -620,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         print("measuring each variant ...", file=sys.stderr)
         data["variant_rows"] = measure_variants(lab, scenarios, max(3, repeat // 2), floor_ms)
         print("diagnosing the broken server ...", file=sys.stderr)
-        # The broken server runs in this process, whose heap now holds the
+        # The broken server runs in this process, whose heap now contains the
         # catalog and every result so far. Freezing those objects keeps the
         # server's garbage collections from scanning them in the middle of
         # a tool's handshakes: a pause that belongs to neither tool.

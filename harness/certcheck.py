@@ -102,7 +102,7 @@ def check_leaf(leaf: CertificateFacts, name: str, now: datetime.datetime | None 
     return findings
 
 
-def _verify_finding(check: str, code: int, summary: str, evidence: list[str], hints: tuple[str, ...],
+def verify_finding(check: str, code: int, summary: str, evidence: list[str], hints: tuple[str, ...],
                     severity: Severity = Severity.ERROR) -> Finding:
     failure = classify_verify_code(code)
     return Finding(check, failure.failure_class, failure.reason, severity, summary, tuple(evidence),
@@ -124,7 +124,7 @@ def trust_finding(verify_code: int, verify_message: str, chain: list[Certificate
         return _untrusted(verify_code, chain)
     if verify_code in (EXPIRED, NOT_YET_VALID):
         return _dates_in_chain(verify_code, verify_message, chain, now or datetime.datetime.now(datetime.timezone.utc))
-    return _verify_finding("chain-trust", verify_code, f"OpenSSL rejects the chain: {verify_message}.",
+    return verify_finding("chain-trust", verify_code, f"OpenSSL rejects the chain: {verify_message}.",
                            [f"verify code {verify_code} ({verify_message}) for a chain of {len(chain)} sent"], ())
 
 
@@ -137,7 +137,7 @@ def _dates_in_chain(code: int, message: str, chain: list[CertificateFacts], now:
     """
     for certificate in chain[1:]:
         if certificate.not_after < now or certificate.not_before > now:
-            return _verify_finding(
+            return verify_finding(
                 "chain-dates", code,
                 f"The intermediate {certificate.subject} that the server sends is outside its validity dates; "
                 "serve the CA's current intermediate with the leaf.",
@@ -145,7 +145,7 @@ def _dates_in_chain(code: int, message: str, chain: list[CertificateFacts], now:
                  f"now {now:%Y-%m-%d}: {message}"], ("incomplete-chain",))
     if _dates(chain[0], now):
         return None  # the leaf's own date check reports it
-    return _verify_finding("chain-dates", code,
+    return verify_finding("chain-dates", code,
                            "The root in the trust store that the chain ends at is outside its validity dates.",
                            [f"verify code {code} ({message}); every certificate the server sends is within its dates"],
                            ())
@@ -155,14 +155,14 @@ def _untrusted(code: int, chain: list[CertificateFacts]) -> Finding:
     leaf, last = chain[0], chain[-1]
     sent = len(chain)
     if code == SELF_SIGNED:
-        return _verify_finding("chain-trust", code, "The leaf is self-signed: no public root vouches for it.",
+        return verify_finding("chain-trust", code, "The leaf is self-signed: no public root vouches for it.",
                                [f"leaf subject = issuer = {leaf.subject}"], ("self-signed",))
     if code == SELF_SIGNED_IN_CHAIN:
-        return _verify_finding("chain-trust", code, "The chain ends at a root that the trust store does not contain.",
+        return verify_finding("chain-trust", code, "The chain ends at a root that the trust store does not contain.",
                                [f"chain of {sent} ends at the root {last.subject}, not in the trust store"],
                                ("untrusted-root",))
     if sent == 1:
-        return _verify_finding("chain-trust", code,
+        return verify_finding("chain-trust", code,
                                "The server sends the leaf alone, and its issuer is neither sent nor trusted: a "
                                "missing intermediate, or a private CA.",
                                [f"server sent 1 certificate; issuer {leaf.issuer} neither sent nor trusted"],
@@ -170,7 +170,7 @@ def _untrusted(code: int, chain: list[CertificateFacts]) -> Finding:
     # The server sent intermediates, so the chain most likely ends at a root
     # the trust store lacks (a private CA, or the wrong --cafile); a further
     # missing intermediate looks the same from here.
-    return _verify_finding("chain-trust", code,
+    return verify_finding("chain-trust", code,
                            "No path leads from the leaf to a trusted root: the chain's root is not in the "
                            "trust store, or an intermediate is still missing.",
                            [f"server sent {sent} certificates; issuer {last.issuer} of {last.subject} "
@@ -182,10 +182,10 @@ def _untrusted(code: int, chain: list[CertificateFacts]) -> Finding:
 def _dates(leaf: CertificateFacts, now: datetime.datetime) -> list[Finding]:
     before, after = leaf.not_before, leaf.not_after
     if after < now:
-        return [_verify_finding("leaf-dates", EXPIRED, f"The leaf expired on {after:%Y-%m-%d}.",
+        return [verify_finding("leaf-dates", EXPIRED, f"The leaf expired on {after:%Y-%m-%d}.",
                                 [f"notAfter {after.isoformat()} < now {now:%Y-%m-%dT%H:%M:%SZ}"], ("expired",))]
     if before > now:
-        return [_verify_finding("leaf-dates", NOT_YET_VALID, f"The leaf is valid only from {before:%Y-%m-%d}.",
+        return [verify_finding("leaf-dates", NOT_YET_VALID, f"The leaf is valid only from {before:%Y-%m-%d}.",
                                 [f"notBefore {before.isoformat()} > now {now:%Y-%m-%dT%H:%M:%SZ}"],
                                 ("not-yet-valid",))]
     return []
@@ -200,15 +200,16 @@ def san_names(leaf: CertificateFacts) -> tuple[str, ...]:
 def name_matches(pattern: str, name: str) -> bool:
     """Match one subjectAltName entry against a host name (or an address) following RFC 6125 section 6.4.3."""
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
-    if _is_address(name):
-        return _is_address(pattern) and ipaddress.ip_address(pattern) == ipaddress.ip_address(name)
+    if is_address(name):
+        return is_address(pattern) and ipaddress.ip_address(pattern) == ipaddress.ip_address(name)
     if pattern.startswith("*."):
         head, _, rest = name.partition(".")
         return bool(head) and rest == pattern[2:]
     return pattern == name
 
 
-def _is_address(text: str) -> bool:
+def is_address(text: str) -> bool:
+    """Return True when ``text`` is an IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -220,23 +221,23 @@ def _names(leaf: CertificateFacts, name: str) -> list[Finding]:
     sans = san_names(leaf)
     if any(name_matches(pattern, name) for pattern in sans):
         return []
-    if _is_address(name):
-        return [_verify_finding("leaf-names", IP_ADDRESS_MISMATCH, f"The leaf does not name the address {name}.",
+    if is_address(name):
+        return [verify_finding("leaf-names", IP_ADDRESS_MISMATCH, f"The leaf does not name the address {name}.",
                                 [f"expected {name}; subjectAltName {', '.join(sans) or '-'}"], ("wrong-host",))]
     cns = list(leaf.common_names)
     if not sans:
         hints: tuple[str, ...] = ("cn-only",) if any(name_matches(cn, name) for cn in cns) else ("wrong-host",)
-        return [_verify_finding("leaf-names", HOSTNAME_MISMATCH,
+        return [verify_finding("leaf-names", HOSTNAME_MISMATCH,
                                 f"The leaf has no subjectAltName; strict senders ignore its common name {cns}.",
                                 [f"expected {name}; subjectAltName absent; CN={', '.join(cns) or '-'}"],
                                 hints + ("no-sni",))]
     wildcard = [p for p in sans if p.startswith("*.") and name.lower().endswith(p[1:].lower())]
     if wildcard:
-        return [_verify_finding("leaf-names", HOSTNAME_MISMATCH,
+        return [verify_finding("leaf-names", HOSTNAME_MISMATCH,
                                 f"The wildcard {wildcard[0]} covers one label only, not {name}.",
                                 [f"expected {name}; subjectAltName {', '.join(sans)}"],
                                 ("wildcard-too-deep", "wrong-host"))]
-    return [_verify_finding("leaf-names", HOSTNAME_MISMATCH, f"The leaf is not issued for {name}.",
+    return [verify_finding("leaf-names", HOSTNAME_MISMATCH, f"The leaf is not issued for {name}.",
                             [f"expected {name}; subjectAltName {', '.join(sans)}"], ("wrong-host", "no-sni"))]
 
 
@@ -245,7 +246,7 @@ def _names(leaf: CertificateFacts, name: str) -> list[Finding]:
 def _key(leaf: CertificateFacts) -> list[Finding]:
     bits = leaf.key_bits
     if leaf.key_type in ("RSA", "DSA") and bits is not None and bits < MINIMUM_RSA_BITS:
-        return [_verify_finding("leaf-key", EE_KEY_TOO_SMALL,
+        return [verify_finding("leaf-key", EE_KEY_TOO_SMALL,
                                 f"The leaf's key has {bits} bits; OpenSSL security level 2 needs "
                                 f"{MINIMUM_RSA_BITS}.", [leaf.describe_key()], ("rsa1024-leaf",))]
     return []
@@ -256,7 +257,7 @@ def _signature(leaf: CertificateFacts) -> list[Finding]:
     # A self-signed leaf's own signature is never checked (trust ends at it),
     # so only an issued leaf's weak signature matters.
     if digest in WEAK_HASHES and not leaf.self_issued:
-        return [_verify_finding("leaf-signature", CA_MD_TOO_WEAK,
+        return [verify_finding("leaf-signature", CA_MD_TOO_WEAK,
                                 f"The leaf is signed with {digest.upper()}, which OpenSSL security level 2 "
                                 "and Microsoft reject.", [f"signature algorithm {leaf.signature_algorithm}"],
                                 ("sha1-signed",))]
@@ -265,21 +266,21 @@ def _signature(leaf: CertificateFacts) -> list[Finding]:
 
 # Revocation
 
-def find_issuer(leaf: CertificateFacts, verified: list[bytes], sent: list[bytes]) -> bytes | None:
+def find_issuer(chain: list[CertificateFacts], verified: list[bytes]) -> bytes | None:
     """Return the DER of the leaf's issuer: from the chain OpenSSL verified, else the sent certificate naming it.
 
-    A sent certificate found by name alone is not checked here: the CRL's or
-    the OCSP response's signature, checked with its key, would not verify.
+    ``chain`` is what the server sent, leaf first. A sent certificate found
+    by name alone is not checked here: the CRL's or the OCSP response's
+    signature, checked with its key, would not verify.
     """
+    leaf = chain[0]
     if len(verified) > 1:
         return verified[1]
     if verified and leaf.self_issued:
         return verified[0]
-    from .certparse import parse_certificate
-
-    for der in sent[1:]:
-        if parse_certificate(der).subject_der == leaf.issuer_der:
-            return der
+    for certificate in chain[1:]:
+        if certificate.subject_der == leaf.issuer_der:
+            return certificate.der
     return None
 
 

@@ -240,7 +240,7 @@ class CertificateParseError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class CertificateFacts:
-    """What the probe reads from one certificate, as cryptography would report it.
+    """The facts the probe reads from one certificate, as cryptography would report it.
 
     ``subject`` and ``issuer`` are RFC 4514 strings equal to cryptography's
     ``Name.rfc4514_string()``. ``subject_der`` and ``issuer_der`` are the

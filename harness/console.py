@@ -12,7 +12,7 @@ because tests and other programs call it in a process that goes on.
 A command that starts no server (``cli.SERVERLESS_COMMANDS``: probe)
 also ends the process itself once its output is flushed, without the
 interpreter's teardown of every module; ``cli.main`` does that only when
-this entry point asks it to.
+this entry point requests it.
 
 The modules a probe imports follow two more rules for the same reason.
 What only another command or a rare path needs (logging, json, pathlib,

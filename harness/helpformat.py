@@ -1,9 +1,9 @@
 """argparse's help formatters, sized to the terminal without importing shutil.
 
 argparse calls ``shutil.get_terminal_size`` for the width of its help text,
-even when it only builds a parser, and importing shutil loads the bz2, lzma
-and zlib modules too: about 2 ms of a cold ``smtp-harness probe``, a
-command people run again and again. These formatters take the width the
+even when it only builds a parser. Importing shutil loads the bz2, lzma and
+zlib modules too, about 2 ms of a cold ``smtp-harness probe``, a command
+people run again and again. These formatters take the width the
 way shutil computes it (``COLUMNS``, else the terminal on stdout, else 80
 columns) and argparse's own rule of two columns less.
 """

@@ -51,8 +51,8 @@ import time
 from dataclasses import dataclass
 
 from . import timeouts
-from .certcheck import (LeafSummary, check_leaf, check_revocation, find_issuer, name_matches, san_names, summarize,
-                        trust_finding)
+from .certcheck import (LeafSummary, check_leaf, check_revocation, find_issuer, is_address, name_matches, san_names,
+                        summarize, trust_finding)
 from .certparse import CertificateFacts, CertificateParseError, parse_certificate
 from .classify import TLSFailure, classify_tls_error
 from .errors import ConfigurationError, HarnessError
@@ -151,7 +151,7 @@ def _a_label(name: str, field: str) -> str:
     """Return a name typed with non-ASCII labels (U-labels) in the ASCII form DNS, SNI and certificates carry.
 
     Python's IDNA codec (IDNA 2003, RFC 3490) is what ``ssl`` itself applies
-    to a text server name, so the probe asks DNS, sends SNI and matches the
+    to a text server name, so the probe queries DNS, sends SNI and matches the
     leaf's subjectAltName with the same A-labels (xn--...).
     """
     option = {"host": "TARGET", "domain": "--domain", "sni": "--sni"}[field]
@@ -462,7 +462,7 @@ def _ascii_or_text(name: str | None) -> bytes | str | None:
     """Return an ASCII server name as bytes, which ``ssl`` hands to OpenSSL as it is.
 
     Given text, ``ssl`` encodes the name with Python's IDNA codec, whose
-    import costs a cold probe about 2 ms; for an ASCII name (an A-label, as
+    import costs a cold probe about 2 ms. For an ASCII name (an A-label, as
     in every MX record) the result would be the same bytes. A name with
     other characters stays text, so that the codec converts it.
     """
@@ -526,7 +526,7 @@ def resolve_targets(config: ProbeConfig, resolver: StubResolver) -> list[tuple[s
         hosts = [config.host]
     pairs: list[tuple[str, str | DnsLookupError]] = []
     for host in hosts:
-        if _is_address(host):
+        if is_address(host):
             pairs.append((host, host))
             continue
         try:
@@ -569,18 +569,10 @@ def _mail_hosts(domain: str, resolver: StubResolver) -> list[str]:
         return [domain]  # RFC 5321 section 5.1: no MX, the domain itself is the mail host
     hosts = [exchange for _, exchange in records if exchange]
     if not hosts:
-        # RFC 7505: a null MX (exchange ".") says the domain accepts no mail at all.
+        # RFC 7505: a null MX (exchange ".") declares that the domain accepts no mail at all.
         raise NoRecords(f"{domain} publishes a null MX (RFC 7505): it accepts no mail", domain, "MX",
                         resolver.server)
     return hosts
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 # The probe
@@ -637,7 +629,7 @@ class _Probe:
                  mx_host: str, address: str, started: float) -> None:
         self.config, self.catalog, self.resolver = config, catalog, resolver
         self.target, self.mx_host, self.address, self.started = target, mx_host, address, started
-        self.sni = config.sni or (None if _is_address(mx_host) else mx_host)
+        self.sni = config.sni or (None if is_address(mx_host) else mx_host)
         self.name = config.sni or mx_host
         self.attempts: list[Attempt] = []
         self.findings: list[Finding] = []
@@ -670,7 +662,7 @@ class _Probe:
         """Run the strict attempt, the relaxed sessions and the reverse look-up at once.
 
         Each is a separate SMTP session (or DNS query), so the host serves them
-        in parallel, as it serves several senders; one after the other they
+        in parallel, as it serves several senders. One after the other they
         would take several times as long. The relaxed sessions do not need the
         strict result: when it shows that TLS cannot start at all, ``_examine``
         drops them unread, and they failed at the same step anyway.
@@ -702,7 +694,7 @@ class _Probe:
         Postfix's smtpd_client_connection_count_limit) and greet the extra ones
         with 421 or drop them. The probe's own sessions would then fail at the
         greeting and read as a host that speaks no TLS at all. A host that
-        greets none of them gets no second round: that is its answer.
+        greets none of them gets no second round, because that refusal is the result.
         """
         sessions = {name: result for name, result in results.items() if isinstance(result, Attempt)}
         turned_away = [name for name, result in sessions.items() if result.stage in ("connect", "banner")]
@@ -909,7 +901,7 @@ class _Probe:
         leaf = chain[0]
         self.findings.extend(check_leaf(leaf, self.name))
         self._judge_trust(trust, chain)
-        issuer = find_issuer(leaf, list(trust.verified_chain), list(with_sni.chain))
+        issuer = find_issuer(chain, list(trust.verified_chain))
         self.findings.extend(check_revocation(leaf, issuer))
         without_sni = results.get("without SNI")
         if isinstance(without_sni, Attempt):

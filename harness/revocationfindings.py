@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 
-from .classify import classify_verify_code
-from .findings import Finding, Severity
+from .certcheck import verify_finding
+from .findings import Finding
 from .revocation import CERT_REVOKED, UNABLE_TO_GET_CRL, check_crl, fetch, ocsp_urls
 
 
@@ -37,7 +37,7 @@ def revocation_findings(leaf_der: bytes, issuer_der: bytes) -> list[Finding]:
     if not crl.good and crl.verify_code is not None:
         hints = ("revoked",) if crl.verify_code == CERT_REVOKED else ("crl-unreachable",)
         summary = crl.message[:1].upper() + crl.message[1:] + "."  # a sentence, like every other finding's
-        findings.append(_verify_finding("revocation-crl", crl.verify_code, summary,
+        findings.append(verify_finding("revocation-crl", crl.verify_code, summary,
                                         [f"CRL {crl.source}: {crl.message}"], hints))
     findings.extend(_ocsp(leaf, issuer))
     return findings
@@ -73,12 +73,6 @@ def _signed_by(leaf: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _verify_finding(check: str, code: int, summary: str, evidence: list[str], hints: tuple[str, ...]) -> Finding:
-    failure = classify_verify_code(code)
-    return Finding(check, failure.failure_class, failure.reason, Severity.ERROR, summary, tuple(evidence),
-                   verify_code=code, hints=hints)
-
-
 def _ocsp(leaf: x509.Certificate, issuer: x509.Certificate) -> list[Finding]:
     urls = ocsp_urls(leaf)
     if not urls:
@@ -91,15 +85,15 @@ def _ocsp(leaf: x509.Certificate, issuer: x509.Certificate) -> list[Finding]:
         body = request.public_bytes(serialization.Encoding.DER)
         answer = ocsp.load_der_ocsp_response(fetch(url, data=body, content_type="application/ocsp-request"))
     except (OSError, ValueError, urllib.error.URLError) as error:
-        return [_verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
+        return [verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
                                 f"The OCSP responder named in the leaf does not answer: {error}",
                                 [f"OCSP {url}: {error}"], ("crl-unreachable",))]
     if answer.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-        return [_verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
+        return [verify_finding("revocation-ocsp", UNABLE_TO_GET_CRL,
                                 f"The OCSP responder answered {answer.response_status.name}.",
                                 [f"OCSP {url}: {answer.response_status.name}"], ("crl-unreachable",))]
     if answer.certificate_status is ocsp.OCSPCertStatus.REVOKED:
-        return [_verify_finding("revocation-ocsp", CERT_REVOKED, "The OCSP responder says the leaf is revoked.",
+        return [verify_finding("revocation-ocsp", CERT_REVOKED, "The OCSP responder says the leaf is revoked.",
                                 [f"OCSP {url}: revoked at {answer.revocation_time_utc}"], ("revoked-ocsp",))]
     return []
 

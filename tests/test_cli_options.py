@@ -119,7 +119,7 @@ def test_serve_banner_shows_broken_client(capsys):
 def test_help_width_follows_columns(monkeypatch, columns, expected):
     monkeypatch.setenv("COLUMNS", columns)
 
-    # Without a usable COLUMNS the width is shutil's answer: the terminal, else 80.
+    # Without a usable COLUMNS the width is shutil's result: the terminal, else 80.
     assert help_width() == (expected if expected is not None else shutil.get_terminal_size().columns - 2)
 
 

@@ -522,7 +522,7 @@ def test_probe_host_that_caps_sessions_per_client(smtp_lab, cap):
 
 
 @pytest.mark.parametrize("name", ["mail\\032server.elsewhere.test", "."])
-def test_reverse_dns_ptr_name_that_cannot_be_asked_again(smtp_lab, name):
+def test_reverse_dns_unqueryable_ptr_name(smtp_lab, name):
     # A PTR name with a space (the stub resolver shows it escaped as \032) or the root
     # name: its A record cannot be asked for, so the PTR is not forward-confirmed.
     with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
@@ -539,7 +539,7 @@ def test_reverse_dns_ptr_name_that_cannot_be_asked_again(smtp_lab, name):
     assert labels(report.findings, Severity.WARNING) == {"dns-failure/ptr-mismatch"}
 
 
-def test_probe_domain_mx_name_that_cannot_be_asked_again(smtp_lab):
+def test_probe_domain_unqueryable_mx_name(smtp_lab):
     # One MX names a host with a space in a label: that host's look-up fails, the others are probed.
     with start(smtp_lab, CATALOG.get("self-signed"), "fixed") as host:
         odd = [Record(host.domain, "MX", "20 mx\\032two.elsewhere.test")]

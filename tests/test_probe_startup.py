@@ -2,10 +2,10 @@
 
 A probe is timed against sslyze in the benchmark, and a fresh interpreter
 spends most of a probe importing. These tests run the probe in a fresh
-interpreter against a broken lab host and list the modules it imported,
-so a change that pulls dnspython, cryptography or the servers back into
-the common path fails here, not only in the next benchmark. They time
-nothing.
+interpreter against a broken lab host and list the modules it imported.
+A change that pulls dnspython, cryptography or the servers back into the
+common path then fails here, not only in the next benchmark. The tests
+time nothing.
 """
 
 from __future__ import annotations
